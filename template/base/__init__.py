@@ -1,0 +1,5 @@
+from base.base_data_loader import BaseDataLoader, EpochBatchSampler, keep_batch
+from base.base_model import BaseModel
+from base.base_trainer import BaseTrainer
+
+__all__ = ["BaseDataLoader", "BaseModel", "BaseTrainer", "EpochBatchSampler", "keep_batch"]

@@ -1,0 +1,108 @@
+"""Base class of data loaders: batching, shuffling and the validation split."""
+
+import math
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data.dataloader import default_collate
+
+from utils import InputError
+
+
+def keep_batch(batch: Any) -> Any:
+    """``collate_fn`` for datasets whose ``__getitems__`` already returns a whole batch."""
+    return batch
+
+
+class EpochBatchSampler(Sampler[torch.Tensor]):
+    """Batches of ``indices``, reshuffled on every pass from ``seed`` and the pass number.
+
+    The order of every epoch follows from ``(seed, passes)``, so a run is repeatable and a
+    checkpoint can store the data order as two integers.
+    """
+
+    def __init__(self, indices: torch.Tensor, batch_size: int, shuffle: bool, seed: int):
+        self.indices = indices
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.seed = seed
+        self.passes = 0
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.indices) / self.batch_size)
+
+    def __iter__(self) -> Iterator[torch.Tensor]:
+        order = self.indices
+        if self.shuffle:
+            generator = torch.Generator().manual_seed(self.seed + self.passes)
+            order = order[torch.randperm(len(order), generator=generator)]
+        self.passes += 1
+        yield from order.split(self.batch_size)
+
+
+class BaseDataLoader(DataLoader):
+    """A DataLoader that can hold out part of its dataset for validation.
+
+    ``validation_split`` is a fraction in [0, 1) or a number of samples; the split is the same on
+    every run (it does not depend on the config's seed), and ``split_validation()`` returns a
+    loader over the held-out samples, or None when nothing is held out.
+    """
+
+    def __init__(
+        self,
+        dataset: Dataset,
+        batch_size: int,
+        shuffle: bool,
+        validation_split: float | int,
+        num_workers: int,
+        collate_fn: Callable[[Any], Any] = default_collate,
+        split_seed: int = 0,
+    ):
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise InputError(
+                f"data_loader.args.batch_size: must be an integer >= 1, got {batch_size!r}"
+            )
+        train_idx, self.valid_idx = split_indices(len(dataset), validation_split, split_seed)
+        self.n_samples = len(train_idx)
+        # the shuffling seed comes from torch's global generator, which the config's seed sets
+        seed = int(torch.randint(0, 2**62, (1,)).item())
+        super().__init__(
+            dataset,
+            batch_sampler=EpochBatchSampler(train_idx, batch_size, shuffle, seed),
+            num_workers=num_workers,
+            collate_fn=collate_fn,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def split_validation(self) -> DataLoader | None:
+        """A loader over the held-out samples, in a fixed order; None if there are none."""
+        if self.valid_idx is None:
+            return None
+        sampler = EpochBatchSampler(self.valid_idx, self.batch_sampler.batch_size, False, 0)
+        return DataLoader(
+            self.dataset,
+            batch_sampler=sampler,
+            num_workers=self.num_workers,
+            collate_fn=self.collate_fn,
+            pin_memory=self.pin_memory,
+        )
+
+
+def split_indices(
+    n_samples: int, split: float | int, seed: int
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Training and validation indices for a fraction or count of held-out samples."""
+    key = "data_loader.args.validation_split"
+    if isinstance(split, bool) or not isinstance(split, (int, float)):
+        raise InputError(f"{key}: must be a fraction like 0.1 or a sample count, got {split!r}")
+    if isinstance(split, float) and not 0.0 <= split < 1.0:
+        raise InputError(f"{key}: a fraction must be in [0, 1), got {split}")
+    if isinstance(split, int) and not 0 <= split < n_samples:
+        raise InputError(f"{key}: a sample count must be in [0, {n_samples}), got {split}")
+    n_valid = int(n_samples * split) if isinstance(split, float) else split
+    if n_valid == 0:
+        return torch.arange(n_samples), None
+    order = torch.randperm(n_samples, generator=torch.Generator().manual_seed(seed))
+    return order[n_valid:], order[:n_valid]

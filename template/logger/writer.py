@@ -1,0 +1,30 @@
+"""The small interface the trainer logs experiments through."""
+
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class ExperimentWriter:
+    """Scalars, images, histograms and the config of one run; this base class records nothing.
+
+    Backends (logger/visualization.py) override what they can show. The base class itself is what
+    the trainer gets when experiment logging is off: epoch results still go to the console and to
+    the run's info.log.
+    """
+
+    def log_scalars(self, values: dict[str, float], step: int, mode: str) -> None:
+        """Scalars such as ``loss`` or ``accuracy`` for one ``mode`` (train or valid)."""
+
+    def log_images(self, tag: str, images: torch.Tensor, step: int) -> None:
+        """A grid of an NCHW batch of images."""
+
+    def log_histograms(self, model: nn.Module, step: int) -> None:
+        """The distribution of every parameter."""
+
+    def log_config(self, config: dict[str, Any]) -> None:
+        """The run's configuration."""
+
+    def close(self) -> None:
+        """Flush and release files."""

@@ -1,0 +1,269 @@
+"""Reads config.json, applies command-line changes, and builds the objects it names.
+
+The configuration stays a plain dict of JSON values, so it can be stored inside checkpoints and read
+back with ``torch.load(..., weights_only=True)``.
+"""
+
+import argparse
+import difflib
+import inspect
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from logger import setup_logging
+from utils import InputError, find_checkpoint, load_checkpoint, read_json, write_json
+
+LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+
+
+@dataclass(frozen=True)
+class CliOption:
+    """A command-line flag that sets one config value, e.g. ``--lr`` for ``optimizer.args.lr``."""
+
+    flags: tuple[str, ...]
+    type: type
+    target: str
+
+
+class ConfigParser:
+    """The run's configuration plus the folders it writes to."""
+
+    def __init__(self, config: dict[str, Any], resume: Path | None = None):
+        self.config = config
+        self.resume = resume
+        self.run_dir: Path | None = None
+
+    @classmethod
+    def from_args(
+        cls, parser: argparse.ArgumentParser, options: Iterable[CliOption] = ()
+    ) -> "ConfigParser":
+        """The config from ``-c``/``-r``, custom flags and ``KEY.PATH=VALUE`` overrides."""
+        options = list(options)
+        for option in options:
+            parser.add_argument(
+                *option.flags,
+                type=option.type,
+                default=None,
+                dest=option.target,
+                metavar=option.type.__name__.upper(),
+                help=f"sets {option.target}",
+            )
+        parser.add_argument(
+            "overrides",
+            nargs="*",
+            metavar="KEY.PATH=VALUE",
+            help="change a config value, e.g. trainer.epochs=1 (value parsed as JSON if it can "
+            "be, else a string); a leading + adds a key that config.json lacks",
+        )
+        args = parser.parse_args()
+        if getattr(args, "device", None):
+            os.environ["CUDA_VISIBLE_DEVICES"] = args.device
+
+        resume = find_checkpoint(args.resume) if getattr(args, "resume", None) else None
+        if resume is not None:
+            config = load_checkpoint(resume)["config"]
+            if args.config is not None:  # fine-tuning: the new file's values win
+                config.update(read_json(args.config))
+        else:
+            config = read_json(args.config or "config.json")
+        if not isinstance(config, dict):
+            raise InputError(f"{args.config}: the top level must be a JSON object {{...}}")
+
+        changes = [(o.target, getattr(args, o.target)) for o in options]
+        changes = [(key, value) for key, value in changes if value is not None]
+        changes += [parse_override(text) for text in args.overrides]
+        for key, value in changes:
+            set_by_path(config, key, value)
+        return cls(config, resume)
+
+    def __getitem__(self, name: str) -> Any:
+        return self.config[name]
+
+    def init_obj(self, name: str, module: ModuleType, *args: Any, **kwargs: Any) -> Any:
+        """Build ``module.<config[name]['type']>(*args, **config[name]['args'], **kwargs)``.
+
+        ``kwargs`` given here win over the config's args (test.py uses that to turn shuffling off).
+        """
+        factory = self.resolve(name, module)
+        module_args = {**self[name].get("args", {}), **kwargs}
+        check_arguments(factory, args, module_args, f"{name}.args")
+        return factory(*args, **module_args)
+
+    def init_ftn(self, name: str, module: ModuleType, *args: Any, **kwargs: Any) -> partial:
+        """Like ``init_obj`` but returns the function with its arguments bound, uncalled."""
+        function = self.resolve(name, module)
+        module_args = {**self[name].get("args", {}), **kwargs}
+        check_arguments(function, (), module_args, f"{name}.args", partial_call=True)
+        return partial(function, *args, **module_args)
+
+    def init_metrics(self, module: ModuleType) -> dict[str, Any]:
+        """``{name: module.<name>()}`` for each name in the ``metrics`` list."""
+        names = self["metrics"]
+        return {name: lookup(module, name, f"metrics[{i}]")() for i, name in enumerate(names)}
+
+    def resolve(self, name: str, module: ModuleType) -> Any:
+        """``module.<config[name]['type']>``, or an error that lists the choices."""
+        return lookup(module, self[name]["type"], f"{name}.type")
+
+    def start_run(self, run_id: str | None = None) -> None:
+        """Create (or, when resuming, reuse) the run's folders, save its config, log to its file."""
+        trainer = self["trainer"]
+        if self.resume is not None:
+            self.run_dir = self.resume.parent
+        else:
+            run_id = run_id or datetime.now().strftime("%m%d_%H%M%S")
+            self.run_dir = make_unique_dir(
+                Path(trainer["save_dir"]) / "models" / self["name"], run_id
+            )
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        write_json(self.config, self.run_dir / "config.json")
+        setup_logging(self.log_dir, level=LOG_LEVELS.get(trainer["verbosity"], logging.DEBUG))
+
+    @property
+    def save_dir(self) -> Path:
+        """Folder of the run's checkpoints and config copy."""
+        if self.run_dir is None:
+            raise RuntimeError("call start_run() first")
+        return self.run_dir
+
+    @property
+    def log_dir(self) -> Path:
+        """Folder of the run's info.log and logger files."""
+        run = self.save_dir
+        return Path(self["trainer"]["save_dir"]) / "log" / run.parent.name / run.name
+
+
+def run_cli(
+    parser: argparse.ArgumentParser,
+    main: Callable[[ConfigParser], None],
+    options: Iterable[CliOption] = (),
+) -> None:
+    """Parse the command line and run ``main(config)``.
+
+    Bad input ends the program with exit code 2 and a one-line ``error: ...`` naming the culprit;
+    ``--debug`` shows the traceback instead.
+    """
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    try:
+        main(ConfigParser.from_args(parser, options))
+    except InputError as err:
+        if "--debug" in sys.argv[1:]:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+
+
+def make_unique_dir(parent: Path, name: str) -> Path:
+    """Create ``parent/name``, adding a suffix if a run started in the same second took it."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(100):
+        path = parent / (name if attempt == 0 else f"{name}_{attempt}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise InputError(f"{parent}: cannot create a new run folder named {name}")
+
+
+def lookup(module: ModuleType, name: Any, key_path: str) -> Any:
+    """``getattr(module, name)`` for public names, else an error naming the key and the choices."""
+    choices = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
+    if not isinstance(name, str) or name not in choices:
+        hint = difflib.get_close_matches(str(name), choices, n=1)
+        suggestion = f"did you mean '{hint[0]}'? " if hint else ""
+        raise InputError(
+            f"{key_path}: unknown {name!r} in {module.__name__}; {suggestion}"
+            f"choose from {', '.join(choices)}"
+        )
+    return getattr(module, name)
+
+
+def check_arguments(
+    factory: Any, args: tuple, kwargs: dict[str, Any], key_path: str, partial_call: bool = False
+) -> None:
+    """Fail early, naming the key path, when a constructor does not take the configured args."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # some builtins have no signature: let the call decide
+        return
+    try:
+        (signature.bind_partial if partial_call else signature.bind)(*args, **kwargs)
+    except TypeError as err:
+        accepted = [p for p in signature.parameters if p not in ("self", "args", "kwargs")]
+        raise InputError(
+            f"{key_path}: {err} for {factory.__name__}; it accepts {', '.join(accepted)}"
+        ) from None
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``'optimizer.args.lr=3e-4'`` -> ``('optimizer.args.lr', 0.0003)``; non-JSON: a string."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip("+"):
+        raise InputError(f"override {text!r}: write KEY.PATH=VALUE, e.g. trainer.epochs=1")
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, value
+
+
+def set_by_path(config: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``config['a']['b'] = value`` for key ``'a.b'``; ``'+a.b'`` may add a missing key."""
+    add = key.startswith("+")
+    parts = key.lstrip("+").split(".")
+    node: Any = config
+    for depth, part in enumerate(parts):
+        path = ".".join(parts[: depth + 1])
+        if not isinstance(node, dict):
+            raise InputError(f"{key}: {'.'.join(parts[:depth])} is not a JSON object")
+        last = depth == len(parts) - 1
+        if part not in node and not (add and last):
+            hint = difflib.get_close_matches(path, list(key_paths(config)), n=1, cutoff=0.5)
+            suggestion = f"did you mean {hint[0]}? " if hint else ""
+            raise InputError(
+                f"unknown config key {path}; {suggestion}"
+                f"(to add a new key, write +{key.lstrip('+')}={json.dumps(value)})"
+            )
+        if last:
+            check_type(path, node.get(part), value)
+            node[part] = value
+        else:
+            node = node[part]
+
+
+def check_type(path: str, old: Any, new: Any) -> None:
+    """Refuse an override whose JSON type differs from the old value's (int for float is ok)."""
+    if old is None or new is None or json_kind(old) == json_kind(new):
+        return
+    if json_kind(old) == "a number" and json_kind(new) == "an integer":
+        return
+    raise InputError(f"{path}: expected {json_kind(old)} like {json.dumps(old)}, got {new!r}")
+
+
+def json_kind(value: Any) -> str:
+    """The JSON type of a value, in words for error messages."""
+    for kind, name in ((bool, "a boolean"), (int, "an integer"), (float, "a number")):
+        if isinstance(value, kind):
+            return name
+    return {str: "a string", list: "a list", dict: "an object"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def key_paths(node: Any, prefix: str = "") -> Iterator[str]:
+    """Every dotted key path in a nested dict, for suggestions."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            path = f"{prefix}{key}"
+            yield path
+            yield from key_paths(value, path + ".")

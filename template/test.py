@@ -1,0 +1,70 @@
+"""Evaluate a checkpoint on the test split: ``python test.py -r CHECKPOINT [KEY.PATH=VALUE ...]``.
+
+Prints the loss and metrics and writes them to ``test_metrics.json`` beside the checkpoint.
+"""
+
+import argparse
+import logging
+
+import data_loader.data_loaders as module_data
+import model.loss as module_loss
+import model.metric as module_metric
+import model.model as module_arch
+from logger import setup_logging
+from parse_config import ConfigParser, run_cli
+from trainer import evaluate
+from utils import InputError, MetricTracker, load_checkpoint, prepare_device, write_json
+
+
+def main(config: ConfigParser) -> None:
+    if config.resume is None:
+        raise InputError(
+            "test.py needs a checkpoint: pass -r saved/models/NAME/RUN_ID/model_best.pth"
+        )
+    setup_logging(None)
+    logger = logging.getLogger("test")
+    device = prepare_device(config["n_gpu"])
+
+    data_loader = config.init_obj(
+        "data_loader", module_data, shuffle=False, validation_split=0.0, training=False
+    )
+    model = config.init_obj("arch", module_arch)
+    checkpoint = load_checkpoint(config.resume)
+    model.load_state_dict(checkpoint["state_dict"])
+    model.to(device)
+    logger.info(model)
+
+    criterion = config.init_ftn("loss", module_loss)
+    metrics = config.init_metrics(module_metric)
+    tracker = MetricTracker(metrics).to(device)
+    results = evaluate(model, data_loader, criterion, tracker, device)
+
+    for key, value in results.items():
+        logger.info(f"    {key:15s}: {value}")
+    path = config.resume.parent / "test_metrics.json"
+    write_json(results, path)
+    logger.info(f"Saved test metrics: {path}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Evaluate a checkpoint on the test split.")
+    parser.add_argument(
+        "-c",
+        "--config",
+        default=None,
+        help="config file whose values replace the checkpoint's (optional)",
+    )
+    parser.add_argument(
+        "-r",
+        "--resume",
+        default=None,
+        required=True,
+        help="checkpoint to evaluate, or a run folder (its newest checkpoint)",
+    )
+    parser.add_argument(
+        "-d",
+        "--device",
+        default=None,
+        help="indices of GPUs to use, e.g. 2,3 (sets CUDA_VISIBLE_DEVICES)",
+    )
+    run_cli(parser, main)

@@ -1,0 +1,59 @@
+"""Checkpoint files: plain data written atomically, read back with weights_only=True."""
+
+import os
+import pickle
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from utils.util import InputError
+
+CHECKPOINT_KEYS = ("arch", "epoch", "state_dict", "optimizer", "config")
+
+
+def save_checkpoint(state: dict[str, Any], path: Path) -> None:
+    """Save atomically: a crash mid-write leaves the previous file intact, never a truncated one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("wb") as handle:
+        torch.save(state, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a checkpoint on the CPU without running any code stored in it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"{path}: checkpoint not found; pass a .pth file or a run folder")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        reason = str(err).strip().splitlines()[0]
+        raise InputError(
+            f"{path}: refused, loading it would run code stored in the file ({reason}); "
+            "only load checkpoints written by train.py"
+        ) from None
+    except (RuntimeError, EOFError, OSError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(
+            f"{path}: not a readable checkpoint, the file is truncated or corrupt ({reason})"
+        ) from None
+    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise InputError(
+            f"{path}: not a checkpoint written by train.py (missing {', '.join(missing)})"
+        )
+    return state
+
+
+def find_checkpoint(path: str | Path) -> Path:
+    """A checkpoint file as given, or the newest checkpoint inside a run folder."""
+    path = Path(path)
+    if not path.is_dir():
+        return path
+    candidates = sorted(path.glob("*.pth"), key=lambda p: p.stat().st_mtime_ns)
+    if not candidates:
+        raise InputError(f"{path}: no .pth checkpoint in this folder; pass a checkpoint file")
+    return candidates[-1]

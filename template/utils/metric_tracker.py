@@ -1,0 +1,34 @@
+"""Loss and metrics of one epoch, exact over all of its batches."""
+
+import torch
+from torchmetrics import MeanMetric, Metric, MetricCollection
+
+
+class MetricTracker:
+    """Sums what each batch contributes and turns it into epoch values once, at the end.
+
+    The loss is weighted by batch size and every metric keeps counts (torchmetrics states), so a
+    short last batch counts exactly as much as its samples; nothing is read back per batch.
+    """
+
+    def __init__(self, metrics: dict[str, Metric], prefix: str = ""):
+        self.prefix = prefix
+        self.loss = MeanMetric(nan_strategy="disable")
+        self.metrics = MetricCollection({name: metric.clone() for name, metric in metrics.items()})
+
+    def to(self, device: torch.device) -> "MetricTracker":
+        self.loss.to(device)
+        self.metrics.to(device)
+        return self
+
+    def reset(self) -> None:
+        self.loss.reset()
+        self.metrics.reset()
+
+    def update(self, loss: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> None:
+        self.loss.update(loss.detach(), len(target))
+        self.metrics.update(output.detach(), target)
+
+    def result(self) -> dict[str, float]:
+        values = {"loss": self.loss.compute(), **self.metrics.compute()}
+        return {self.prefix + name: value.item() for name, value in values.items()}

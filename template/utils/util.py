@@ -1,0 +1,72 @@
+"""Small helpers shared by train.py, test.py and the trainer."""
+
+import json
+import logging
+import os
+import random
+from collections.abc import Iterable, Iterator
+from itertools import repeat
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+
+class InputError(Exception):
+    """Bad configuration, command line or file.
+
+    The message is one line that names the culprit (key path, file, value) and how to fix it;
+    train.py and test.py print it without a traceback.
+    """
+
+
+def read_json(path: str | Path) -> Any:
+    """Read a JSON file; a syntax error names the file, line and column."""
+    path = Path(path)
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise InputError(f"{path}: file not found; check the path") from None
+    except OSError as err:
+        raise InputError(f"{path}: cannot read ({err.strerror}); check its permissions") from None
+    except json.JSONDecodeError as err:
+        raise InputError(
+            f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
+        ) from None
+
+
+def write_json(content: Any, path: str | Path) -> None:
+    """Write JSON atomically: readers see the old file or the new one, never half of one."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", encoding="utf-8") as handle:
+        json.dump(content, handle, indent=4)
+        handle.write("\n")
+    os.replace(tmp, path)
+
+
+def inf_loop(data_loader: Iterable) -> Iterator:
+    """Endless iteration over a data loader, for training by number of steps."""
+    for loader in repeat(data_loader):
+        yield from loader
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch (CPU and CUDA) so that runs repeat exactly on CPU."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def prepare_device(n_gpu: int) -> torch.device:
+    """The device to train on: CPU for n_gpu 0, else the first visible GPU (CPU if none)."""
+    logger = logging.getLogger("device")
+    available = torch.cuda.device_count()
+    if n_gpu > 0 and available == 0:
+        logger.warning("n_gpu is %d but no GPU is available: training on the CPU.", n_gpu)
+        return torch.device("cpu")
+    if n_gpu > available:
+        logger.warning("n_gpu is %d but only %d GPU(s) are available.", n_gpu, available)
+    return torch.device("cuda:0" if n_gpu > 0 else "cpu")
