@@ -64,7 +64,7 @@ class ConfigParser:
             help="change a config value, e.g. trainer.epochs=1 (value parsed as JSON if it can "
             "be, else a string); a leading + adds a key that config.json lacks",
         )
-        args = parser.parse_args()
+        args = parser.parse_intermixed_args()
         if getattr(args, "device", None):
             os.environ["CUDA_VISIBLE_DEVICES"] = args.device
 
@@ -76,7 +76,7 @@ class ConfigParser:
         else:
             config = read_json(args.config or "config.json")
         if not isinstance(config, dict):
-            raise InputError(f"{args.config}: the top level must be a JSON object {{...}}")
+            raise InputError(f"{args.config}: the top level must be a JSON object")
 
         changes = [(o.target, getattr(args, o.target)) for o in options]
         changes = [(key, value) for key, value in changes if value is not None]

@@ -38,7 +38,8 @@ def main(config: ConfigParser) -> None:
     metrics = config.init_metrics(module_metric)
     trainable_params = [p for p in model.parameters() if p.requires_grad]
     optimizer = config.init_obj("optimizer", torch.optim, trainable_params)
-    lr_scheduler = build_lr_scheduler(config, optimizer, steps_per_epoch=len(data_loader))
+    len_epoch = config["trainer"].get("len_epoch")
+    lr_scheduler = build_lr_scheduler(config, optimizer, len_epoch or len(data_loader))
 
     writer = create_writer(config)
     writer.log_config(config.config)
@@ -52,6 +53,7 @@ def main(config: ConfigParser) -> None:
         data_loader=data_loader,
         valid_data_loader=valid_data_loader,
         lr_scheduler=lr_scheduler,
+        len_epoch=len_epoch,
         writer=writer,
     )
     if config.resume is not None:

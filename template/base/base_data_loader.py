@@ -30,6 +30,12 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
         self.seed = seed
         self.passes = 0
 
+    def state_dict(self) -> dict[str, int]:
+        return {"seed": self.seed, "passes": self.passes}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.seed, self.passes = state["seed"], state["passes"]
+
     def __len__(self) -> int:
         return math.ceil(len(self.indices) / self.batch_size)
 

@@ -74,11 +74,11 @@ def read_idx(path: Path, ndim: int) -> torch.Tensor:
     return torch.frombuffer(bytearray(data[header:]), dtype=torch.uint8).view(shape)
 
 
-def download_file(path: Path, mirrors: tuple[str, ...] = MIRRORS) -> None:
+def download_file(path: Path) -> None:
     """Fetch ``path.name`` from the first mirror that serves it intact (MD5 checked)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     errors = []
-    for mirror in mirrors:
+    for mirror in MIRRORS:
         url = mirror + path.name
         try:
             data = fetch(url)

@@ -13,9 +13,10 @@ from torchmetrics import Metric
 from tqdm import tqdm
 
 from base import BaseTrainer
+from base.base_trainer import positive_int
 from logger import ExperimentWriter
 from parse_config import ConfigParser
-from utils import MetricTracker, inf_loop
+from utils import InputError, MetricTracker, inf_loop, rng_state, set_rng_state
 
 Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -45,14 +46,36 @@ class Trainer(BaseTrainer):
         self.criterion = criterion
         self.device = device
         self.data_loader: Iterable = data_loader
-        self.len_epoch = len_epoch or len(data_loader)
+        self.train_sampler = data_loader.batch_sampler
+        self.len_epoch = len(data_loader)
         if len_epoch is not None:
+            self.len_epoch = positive_int(len_epoch, "trainer.len_epoch")
             self.data_loader = inf_loop(data_loader)
         self.valid_data_loader = valid_data_loader
         self.lr_step_per_batch = config["lr_scheduler"].get("interval", "epoch") == "step"
         self.log_step = max(1, self.len_epoch // 10)
         self.train_metrics = MetricTracker(metrics).to(device)
         self.valid_metrics = MetricTracker(metrics, prefix="val_").to(device)
+
+    def state_dict(self, epoch: int) -> dict[str, Any]:
+        """The base checkpoint plus what makes resuming exact: data order and random generators."""
+        state = super().state_dict(epoch)
+        state["data_order"] = self.train_sampler.state_dict()
+        state["rng"] = rng_state()
+        return state
+
+    def load_state_dict(self, state: dict[str, Any], source: str) -> None:
+        super().load_state_dict(state, source)
+        self.train_sampler.load_state_dict(state["data_order"])
+        set_rng_state(state["rng"])
+        scheduled = getattr(self.lr_scheduler, "total_steps", None)
+        needed = self.epochs * self.len_epoch
+        if self.lr_step_per_batch and scheduled is not None and scheduled < needed:
+            raise InputError(
+                f"{source}: its {type(self.lr_scheduler).__name__} schedule lasts {scheduled} "
+                f"steps but trainer.epochs={self.epochs} needs {needed}; resume with the "
+                "trainer.epochs the run started with, or start a new run"
+            )
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.model.train()

@@ -1,6 +1,15 @@
 from utils.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from utils.metric_tracker import MetricTracker
-from utils.util import InputError, inf_loop, prepare_device, read_json, seed_everything, write_json
+from utils.util import (
+    InputError,
+    inf_loop,
+    prepare_device,
+    read_json,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    write_json,
+)
 
 __all__ = [
     "InputError",
@@ -10,7 +19,9 @@ __all__ = [
     "load_checkpoint",
     "prepare_device",
     "read_json",
+    "rng_state",
     "save_checkpoint",
     "seed_everything",
+    "set_rng_state",
     "write_json",
 ]

@@ -1,7 +1,26 @@
 """Loss and metrics of one epoch, exact over all of its batches."""
 
 import torch
-from torchmetrics import MeanMetric, Metric, MetricCollection
+from torchmetrics import Metric, MetricCollection
+
+
+class WeightedMean(Metric):
+    """Mean of per-batch values weighted by batch size, with no host sync per batch.
+
+    (torchmetrics' MeanMetric either checks every value for NaN, which syncs, or ignores weights.)
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.add_state("total", torch.tensor(0.0, dtype=torch.float64), dist_reduce_fx="sum")
+        self.add_state("count", torch.tensor(0, dtype=torch.int64), dist_reduce_fx="sum")
+
+    def update(self, value: torch.Tensor, weight: int) -> None:
+        self.total += value.detach().double() * weight
+        self.count += weight
+
+    def compute(self) -> torch.Tensor:
+        return self.total / self.count
 
 
 class MetricTracker:
@@ -13,7 +32,7 @@ class MetricTracker:
 
     def __init__(self, metrics: dict[str, Metric], prefix: str = ""):
         self.prefix = prefix
-        self.loss = MeanMetric(nan_strategy="disable")
+        self.loss = WeightedMean()
         self.metrics = MetricCollection({name: metric.clone() for name, metric in metrics.items()})
 
     def to(self, device: torch.device) -> "MetricTracker":
@@ -26,7 +45,7 @@ class MetricTracker:
         self.metrics.reset()
 
     def update(self, loss: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> None:
-        self.loss.update(loss.detach(), len(target))
+        self.loss.update(loss, len(target))
         self.metrics.update(output.detach(), target)
 
     def result(self) -> dict[str, float]:

@@ -60,6 +60,35 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def rng_state() -> dict[str, Any]:
+    """The state of every random generator, as plain data a checkpoint can hold."""
+    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": [
+            name,
+            torch.from_numpy(keys.astype(np.int64)),
+            position,
+            has_gauss,
+            cached_gaussian,
+        ],
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the generators saved by ``rng_state``, so a resumed run draws the same numbers."""
+    random.setstate(state["python"])
+    name, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state(
+        (name, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian)
+    )
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
 def prepare_device(n_gpu: int) -> torch.device:
     """The device to train on: CPU for n_gpu 0, else the first visible GPU (CPU if none)."""
     logger = logging.getLogger("device")

@@ -1,0 +1,78 @@
+"""Shared fixtures: tiny synthetic MNIST files and helpers to run training in a temporary folder."""
+
+import gzip
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def write_idx(path: Path, data: torch.Tensor) -> None:
+    """Write a uint8 tensor as a gzip IDX file, the format of the original MNIST files."""
+    header = bytes([0, 0, 0x08, data.dim()]) + b"".join(n.to_bytes(4, "big") for n in data.shape)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(header + data.to(torch.uint8).numpy().tobytes()))
+
+
+def synthetic_digits(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """28x28 images whose class is the position of a bright square on noise: easy to learn."""
+    generator = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, 10, (n,), generator=generator)
+    images = torch.randint(0, 60, (n, 28, 28), generator=generator)
+    for i, label in enumerate(labels.tolist()):
+        row, col = divmod(label, 5)
+        images[i, 2 + 12 * row : 12 + 12 * row, 1 + 5 * col : 6 + 5 * col] = 255
+    return images.to(torch.uint8), labels.to(torch.uint8)
+
+
+def write_mnist(root: Path, n_train: int = 640, n_test: int = 160) -> Path:
+    """Synthetic stand-ins for the four MNIST files in ``root/MNIST/raw``."""
+    raw = root / "MNIST" / "raw"
+    for prefix, n, seed in (("train", n_train, 0), ("t10k", n_test, 1)):
+        images, labels = synthetic_digits(n, seed)
+        write_idx(raw / f"{prefix}-images-idx3-ubyte.gz", images)
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", labels)
+    return root
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_mnist(tmp_path_factory.mktemp("data"))
+
+
+@pytest.fixture
+def base_config(tmp_path: Path, data_dir: Path) -> dict:
+    """The project's config.json, made small: synthetic data, 2 epochs, outputs in tmp_path."""
+    config = json.loads((PROJECT / "config.json").read_text())
+    config["n_gpu"] = 0
+    config["data_loader"]["args"].update(data_dir=str(data_dir), batch_size=32)
+    config["trainer"].update(epochs=2, save_dir=str(tmp_path / "saved"))
+    return config
+
+
+def overrides(config: dict) -> list[str]:
+    """The command-line overrides that turn the project's config.json into ``config``."""
+    return [
+        f"n_gpu={config['n_gpu']}",
+        f"data_loader.args.data_dir={config['data_loader']['args']['data_dir']}",
+        f"data_loader.args.batch_size={config['data_loader']['args']['batch_size']}",
+        f"trainer.epochs={config['trainer']['epochs']}",
+        f"trainer.save_dir={config['trainer']['save_dir']}",
+    ]
+
+
+def run_script(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run ``python train.py ...`` (or test.py) in the project folder, capturing its output."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=PROJECT, capture_output=True, text=True, timeout=timeout
+    )
+
+
+def run_dirs(save_dir: Path) -> list[Path]:
+    """The checkpoint folders of all runs under ``save_dir``."""
+    return sorted(p for p in (save_dir / "models").glob("*/*") if p.is_dir())

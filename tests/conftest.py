@@ -1,0 +1,56 @@
+"""Shared helpers of the template's tests: variants to render, the MNIST folder, subprocesses."""
+
+import itertools
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+# data_dir for generated projects: the folder that holds MNIST/raw/ (see DEVELOPERS.md)
+MNIST_DATA = REPO.parent / "shared" / "data"
+MNIST_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+TASKS = ("classification",)
+LOGGERS = ("tensorboard", "none")
+N_GPUS = (0, 1, 2)
+METRICS = {"classification": ("accuracy", "top_k_acc", "precision", "recall", "f1")}
+
+
+def metric_subsets(task: str) -> list[list[str]]:
+    """Every non-empty choice of the task's metrics."""
+    names = METRICS[task]
+    return [list(c) for r in range(1, len(names) + 1) for c in itertools.combinations(names, r)]
+
+
+VARIANTS = [
+    {"task": task, "logger": logger, "n_gpu": n_gpu, "metrics": metrics}
+    for task in TASKS
+    for logger in LOGGERS
+    for n_gpu in N_GPUS
+    for metrics in metric_subsets(task)
+]
+
+
+def run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run a command with this interpreter's environment, capturing its output."""
+    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+def python(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return run([sys.executable, *args], cwd=cwd, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def mnist_data() -> Path:
+    """The real MNIST beside the repository; its absence is an error, not a skip."""
+    missing = [f for f in MNIST_FILES if not (MNIST_DATA / "MNIST" / "raw" / f).is_file()]
+    if missing:
+        pytest.fail(f"real MNIST missing in {MNIST_DATA}/MNIST/raw: {', '.join(missing)}")
+    return MNIST_DATA

@@ -1,0 +1,174 @@
+"""Rendering the template: files, answers and lint for every combination of answers; validators."""
+
+import ast
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import VARIANTS, run
+
+DEFAULT_FILES = {
+    ".copier-answers.yml",
+    ".gitignore",
+    "README.md",
+    "pyproject.toml",
+    "config.json",
+    "train.py",
+    "test.py",
+    "parse_config.py",
+    "base/__init__.py",
+    "base/base_data_loader.py",
+    "base/base_model.py",
+    "base/base_trainer.py",
+    "data_loader/__init__.py",
+    "data_loader/data_loaders.py",
+    "data_loader/mnist.py",
+    "logger/__init__.py",
+    "logger/logger.py",
+    "logger/logger_config.json",
+    "logger/visualization.py",
+    "logger/writer.py",
+    "model/__init__.py",
+    "model/loss.py",
+    "model/metric.py",
+    "model/model.py",
+    "trainer/__init__.py",
+    "trainer/trainer.py",
+    "utils/__init__.py",
+    "utils/checkpoint.py",
+    "utils/metric_tracker.py",
+    "utils/util.py",
+    "tests/__init__.py",
+    "tests/conftest.py",
+    "tests/test_classification.py",
+    "tests/test_config.py",
+    "tests/test_data_loader.py",
+    "tests/test_mnist_files.py",
+    "tests/test_tensorboard.py",
+    "tests/test_training.py",
+}
+
+
+def project_files(project: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(project)): p.read_text()
+        for p in project.rglob("*")
+        if p.is_file() and ".git" not in p.parts
+    }
+
+
+@pytest.fixture(scope="session")
+def rendered(copie_session) -> list[tuple[dict, Path]]:
+    """Every variant, rendered once into one folder."""
+    projects = []
+    for answers in VARIANTS:
+        result = copie_session.copy(extra_answers=answers)
+        assert result.exit_code == 0, f"{answers}: {result.exception}"
+        projects.append((answers, result.project_dir))
+    return projects
+
+
+def test_defaults(copie):
+    result = copie.copy()
+    assert result.exit_code == 0, result.exception
+    project = result.project_dir
+    assert set(project_files(project)) == DEFAULT_FILES
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    assert {k: v for k, v in answers.items() if not k.startswith("_")} == {
+        "project_name": "mnist-trainer",
+        "description": "PyTorch training project generated from the pytorch-template successor",
+        "author_name": "Your Name",
+        "task": "classification",
+        "n_gpu": 1,
+        "logger": "tensorboard",
+        "metrics": ["accuracy", "top_k_acc"],
+    }
+    config = json.loads((project / "config.json").read_text())
+    assert config["n_gpu"] == 1 and config["metrics"] == ["accuracy", "top_k_acc"]
+    assert config["trainer"]["monitor"] == "max val_accuracy"
+    assert config["trainer"]["tensorboard"] is True
+    pyproject = tomllib.loads((project / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "mnist-trainer"
+    assert any(dep.startswith("tensorboard") for dep in pyproject["project"]["dependencies"])
+
+
+def test_names_with_quotes_render_valid_toml(copie):
+    result = copie.copy(
+        extra_answers={
+            "project_name": "My Net",
+            "author_name": 'Ann "A" Lee',
+            "description": 'Says "hi" \\ bye',
+        }
+    )
+    assert result.exit_code == 0, result.exception
+    pyproject = tomllib.loads((result.project_dir / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == "my-net"
+    assert pyproject["project"]["authors"] == [{"name": 'Ann "A" Lee'}]
+    assert pyproject["project"]["description"] == 'Says "hi" \\ bye'
+
+
+def test_every_variant_has_its_answers_and_only_its_options(rendered):
+    for answers, project in rendered:
+        files = project_files(project)
+        stored = yaml.safe_load(files[".copier-answers.yml"])
+        assert {k: stored[k] for k in answers} == answers
+        config = json.loads(files["config.json"])
+        assert config["n_gpu"] == answers["n_gpu"]
+        assert config["metrics"] == answers["metrics"]
+        monitor = "max val_accuracy" if "accuracy" in answers["metrics"] else "min val_loss"
+        assert config["trainer"]["monitor"] == monitor
+        defined = {
+            node.name
+            for node in ast.parse(files["model/metric.py"]).body
+            if isinstance(node, ast.FunctionDef)
+        }
+        assert defined == set(answers["metrics"])
+        uses_tensorboard = any("tensorboard" in text.lower() for text in files.values())
+        assert uses_tensorboard == (answers["logger"] == "tensorboard"), answers
+        assert ("tests/test_tensorboard.py" in files) == (answers["logger"] == "tensorboard")
+
+
+def test_every_variant_is_ruff_clean(rendered, copie_session):
+    folder = copie_session.test_dir
+    check = run(["ruff", "check", "--no-cache", str(folder)], cwd=folder)
+    assert check.returncode == 0, check.stdout + check.stderr
+    fmt = run(["ruff", "format", "--check", "--no-cache", str(folder)], cwd=folder)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_no_jinja_leftovers_trailing_spaces_or_blank_runs(rendered):
+    for answers, project in rendered:
+        for name, text in project_files(project).items():
+            where = f"{name} of {answers}"
+            assert "{{" not in text and "{%" not in text, where
+            assert not re.search(r"[ \t]+$", text, re.M), f"trailing whitespace in {where}"
+            assert "\n\n\n\n" not in text, f"run of blank lines in {where}"
+            if text:
+                assert text.endswith("\n") and not text.endswith("\n\n"), f"file end of {where}"
+            if name.endswith(".json"):
+                json.loads(text)
+            if name.endswith(".toml"):
+                tomllib.loads(text)
+
+
+@pytest.mark.parametrize(
+    ("answers", "message"),
+    [
+        ({"project_name": ""}, "project_name '' is not valid"),
+        ({"project_name": "9lives"}, "starting with a letter"),
+        ({"project_name": "my/net"}, "project_name 'my/net' is not valid"),
+        ({"n_gpu": -1}, "n_gpu must be 0 (CPU) or a positive number of GPUs, got -1"),
+        ({"metrics": []}, "choose at least one metric"),
+        ({"metrics": ["dice"]}, "'dice' is not in"),
+        ({"logger": "wandb"}, "'wandb' is not in"),
+        ({"task": "detection"}, "'detection' is not in"),
+    ],
+)
+def test_validators_reject_bad_answers(copie, answers, message):
+    result = copie.copy(extra_answers=answers)
+    assert result.exit_code != 0
+    assert message in str(result.exception)
