@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import VARIANTS, run
+from tests.conftest import VARIANTS, python
 
 DEFAULT_FILES = {
     ".copier-answers.yml",
@@ -134,9 +134,9 @@ def test_every_variant_has_its_answers_and_only_its_options(rendered):
 
 def test_every_variant_is_ruff_clean(rendered, copie_session):
     folder = copie_session.test_dir
-    check = run(["ruff", "check", "--no-cache", str(folder)], cwd=folder)
+    check = python("-m", "ruff", "check", "--no-cache", str(folder), cwd=folder)
     assert check.returncode == 0, check.stdout + check.stderr
-    fmt = run(["ruff", "format", "--check", "--no-cache", str(folder)], cwd=folder)
+    fmt = python("-m", "ruff", "format", "--check", "--no-cache", str(folder), cwd=folder)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
