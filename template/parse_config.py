@@ -20,7 +20,14 @@ from types import ModuleType
 from typing import Any
 
 from logger import setup_logging
-from utils import InputError, find_checkpoint, load_checkpoint, read_json, write_json
+from utils import (
+    InputError,
+    TrainingInterrupted,
+    find_checkpoint,
+    load_checkpoint,
+    read_json,
+    write_json,
+)
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
 
@@ -44,7 +51,10 @@ class ConfigParser:
 
     @classmethod
     def from_args(
-        cls, parser: argparse.ArgumentParser, options: Iterable[CliOption] = ()
+        cls,
+        parser: argparse.ArgumentParser,
+        options: Iterable[CliOption] = (),
+        argv: list[str] | None = None,
     ) -> "ConfigParser":
         """The config from ``-c``/``-r``, custom flags and ``KEY.PATH=VALUE`` overrides."""
         options = list(options)
@@ -64,7 +74,7 @@ class ConfigParser:
             help="change a config value, e.g. trainer.epochs=1 (value parsed as JSON if it can "
             "be, else a string); a leading + adds a key that config.json lacks",
         )
-        args = parser.parse_intermixed_args()
+        args = parser.parse_intermixed_args(argv)
         if getattr(args, "device", None):
             os.environ["CUDA_VISIBLE_DEVICES"] = args.device
 
@@ -146,20 +156,25 @@ def run_cli(
     parser: argparse.ArgumentParser,
     main: Callable[[ConfigParser], None],
     options: Iterable[CliOption] = (),
+    argv: list[str] | None = None,
 ) -> None:
     """Parse the command line and run ``main(config)``.
 
-    Bad input ends the program with exit code 2 and a one-line ``error: ...`` naming the culprit;
-    ``--debug`` shows the traceback instead.
+    Bad input ends the program with exit code 2 and a one-line ``error: ...`` naming the culprit
+    (``--debug`` shows the traceback instead); an interrupted run exits with 128 + the signal.
     """
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    argv = sys.argv[1:] if argv is None else argv
+    setup_logging(None)
     try:
-        main(ConfigParser.from_args(parser, options))
+        main(ConfigParser.from_args(parser, options, argv))
     except InputError as err:
-        if "--debug" in sys.argv[1:]:
+        if "--debug" in argv:
             raise
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
+    except TrainingInterrupted as interrupted:
+        sys.exit(interrupted.exit_code)
 
 
 def make_unique_dir(parent: Path, name: str) -> Path:

@@ -10,18 +10,13 @@ import data_loader.data_loaders as module_data
 import model.loss as module_loss
 import model.metric as module_metric
 import model.model as module_arch
-from logger import setup_logging
+from base.base_trainer import load_weights
 from parse_config import ConfigParser, run_cli
 from trainer import evaluate
-from utils import InputError, MetricTracker, load_checkpoint, prepare_device, write_json
+from utils import MetricTracker, load_checkpoint, prepare_device, write_json
 
 
 def main(config: ConfigParser) -> None:
-    if config.resume is None:
-        raise InputError(
-            "test.py needs a checkpoint: pass -r saved/models/NAME/RUN_ID/model_best.pth"
-        )
-    setup_logging(None)
     logger = logging.getLogger("test")
     device = prepare_device(config["n_gpu"])
 
@@ -29,14 +24,12 @@ def main(config: ConfigParser) -> None:
         "data_loader", module_data, shuffle=False, validation_split=0.0, training=False
     )
     model = config.init_obj("arch", module_arch)
-    checkpoint = load_checkpoint(config.resume)
-    model.load_state_dict(checkpoint["state_dict"])
+    load_weights(model, load_checkpoint(config.resume)["state_dict"], str(config.resume))
     model.to(device)
     logger.info(model)
 
     criterion = config.init_ftn("loss", module_loss)
-    metrics = config.init_metrics(module_metric)
-    tracker = MetricTracker(metrics).to(device)
+    tracker = MetricTracker(config.init_metrics(module_metric)).to(device)
     results = evaluate(model, data_loader, criterion, tracker, device)
 
     for key, value in results.items():
@@ -46,7 +39,8 @@ def main(config: ConfigParser) -> None:
     logger.info(f"Saved test metrics: {path}")
 
 
-if __name__ == "__main__":
+def cli(argv: list[str] | None = None) -> None:
+    """The command line: ``argv`` defaults to ``sys.argv[1:]``."""
     parser = argparse.ArgumentParser(description="Evaluate a checkpoint on the test split.")
     parser.add_argument(
         "-c",
@@ -57,7 +51,6 @@ if __name__ == "__main__":
     parser.add_argument(
         "-r",
         "--resume",
-        default=None,
         required=True,
         help="checkpoint to evaluate, or a run folder (its newest checkpoint)",
     )
@@ -67,4 +60,8 @@ if __name__ == "__main__":
         default=None,
         help="indices of GPUs to use, e.g. 2,3 (sets CUDA_VISIBLE_DEVICES)",
     )
-    run_cli(parser, main)
+    run_cli(parser, main, argv=argv)
+
+
+if __name__ == "__main__":
+    cli()

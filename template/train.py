@@ -10,7 +10,7 @@ import data_loader.data_loaders as module_data
 import model.loss as module_loss
 import model.metric as module_metric
 import model.model as module_arch
-from logger import create_writer
+from base.base_trainer import positive_int
 from parse_config import CliOption, ConfigParser, run_cli
 from trainer import Trainer
 from utils import prepare_device, seed_everything
@@ -23,7 +23,7 @@ CLI_OPTIONS = [
 
 
 def main(config: ConfigParser) -> None:
-    config.start_run()
+    """Build what the config names, then train; nothing is written before it all checks out."""
     logger = logging.getLogger("train")
     seed_everything(config["seed"])
     device = prepare_device(config["n_gpu"])
@@ -41,8 +41,6 @@ def main(config: ConfigParser) -> None:
     len_epoch = config["trainer"].get("len_epoch")
     lr_scheduler = build_lr_scheduler(config, optimizer, len_epoch or len(data_loader))
 
-    writer = create_writer(config)
-    writer.log_config(config.config)
     trainer = Trainer(
         model,
         criterion,
@@ -54,7 +52,6 @@ def main(config: ConfigParser) -> None:
         valid_data_loader=valid_data_loader,
         lr_scheduler=lr_scheduler,
         len_epoch=len_epoch,
-        writer=writer,
     )
     if config.resume is not None:
         trainer.resume(config.resume)
@@ -69,11 +66,13 @@ def build_lr_scheduler(
     length = {}
     if config["lr_scheduler"].get("interval") == "step":
         if "total_steps" in inspect.signature(scheduler).parameters:
-            length["total_steps"] = config["trainer"]["epochs"] * steps_per_epoch
+            epochs = positive_int(config["trainer"]["epochs"], "trainer.epochs")
+            length["total_steps"] = epochs * steps_per_epoch
     return config.init_obj("lr_scheduler", torch.optim.lr_scheduler, optimizer, **length)
 
 
-if __name__ == "__main__":
+def cli(argv: list[str] | None = None) -> None:
+    """The command line: ``argv`` defaults to ``sys.argv[1:]``."""
     parser = argparse.ArgumentParser(description="Train a model from a JSON config.")
     parser.add_argument(
         "-c",
@@ -93,4 +92,8 @@ if __name__ == "__main__":
         default=None,
         help="indices of GPUs to use, e.g. 2,3 (sets CUDA_VISIBLE_DEVICES)",
     )
-    run_cli(parser, main, CLI_OPTIONS)
+    run_cli(parser, main, CLI_OPTIONS, argv)
+
+
+if __name__ == "__main__":
+    cli()

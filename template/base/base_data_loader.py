@@ -19,8 +19,8 @@ def keep_batch(batch: Any) -> Any:
 class EpochBatchSampler(Sampler[torch.Tensor]):
     """Batches of ``indices``, reshuffled on every pass from ``seed`` and the pass number.
 
-    The order of every epoch follows from ``(seed, passes)``, so a run is repeatable and a
-    checkpoint can store the data order as two integers.
+    The order of every pass follows from ``seed`` and its number, so a run is repeatable and its
+    data position is two integers: the seed and how many batches were consumed in all.
     """
 
     def __init__(self, indices: torch.Tensor, batch_size: int, shuffle: bool, seed: int):
@@ -28,13 +28,13 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
-        self.passes = 0
+        self.passes = 0  # passes started
+        self.skip = 0  # batches of the next pass that were consumed before a resume
 
-    def state_dict(self) -> dict[str, int]:
-        return {"seed": self.seed, "passes": self.passes}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.seed, self.passes = state["seed"], state["passes"]
+    def set_position(self, seed: int, batches_consumed: int) -> None:
+        """Continue as a sampler with ``seed`` after ``batches_consumed`` batches would."""
+        self.seed = seed
+        self.passes, self.skip = divmod(batches_consumed, len(self))
 
     def __len__(self) -> int:
         return math.ceil(len(self.indices) / self.batch_size)
@@ -45,7 +45,8 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
             generator = torch.Generator().manual_seed(self.seed + self.passes)
             order = order[torch.randperm(len(order), generator=generator)]
         self.passes += 1
-        yield from order.split(self.batch_size)
+        skip, self.skip = self.skip, 0
+        yield from order.split(self.batch_size)[skip:]
 
 
 class BaseDataLoader(DataLoader):
@@ -80,6 +81,8 @@ class BaseDataLoader(DataLoader):
             num_workers=num_workers,
             collate_fn=collate_fn,
             pin_memory=torch.cuda.is_available(),
+            # its own generator: starting an epoch then draws nothing from the global one
+            generator=torch.Generator().manual_seed(seed),
         )
 
     def split_validation(self) -> DataLoader | None:
@@ -93,6 +96,7 @@ class BaseDataLoader(DataLoader):
             num_workers=self.num_workers,
             collate_fn=self.collate_fn,
             pin_memory=self.pin_memory,
+            generator=torch.Generator().manual_seed(0),
         )
 
 

@@ -2,6 +2,7 @@ from utils.checkpoint import find_checkpoint, load_checkpoint, save_checkpoint
 from utils.metric_tracker import MetricTracker
 from utils.util import (
     InputError,
+    TrainingInterrupted,
     inf_loop,
     prepare_device,
     read_json,
@@ -14,6 +15,7 @@ from utils.util import (
 __all__ = [
     "InputError",
     "MetricTracker",
+    "TrainingInterrupted",
     "find_checkpoint",
     "inf_loop",
     "load_checkpoint",

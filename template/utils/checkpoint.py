@@ -2,6 +2,7 @@
 
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,22 +31,29 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
-        reason = str(err).strip().splitlines()[0]
+        refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+        if refused is None:
+            raise unreadable(path, err) from None
         raise InputError(
-            f"{path}: refused, loading it would run code stored in the file ({reason}); "
-            "only load checkpoints written by train.py"
+            f"{path}: refused, loading it would run code stored in the file (it holds a "
+            f"{refused.group(1)}); only load checkpoints written by train.py"
         ) from None
-    except (RuntimeError, EOFError, OSError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise InputError(
-            f"{path}: not a readable checkpoint, the file is truncated or corrupt ({reason})"
-        ) from None
+    except Exception as err:  # arbitrary bytes make torch.load fail in many ways
+        raise unreadable(path, err) from None
     missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
     if missing:
         raise InputError(
             f"{path}: not a checkpoint written by train.py (missing {', '.join(missing)})"
         )
     return state
+
+
+def unreadable(path: Path, err: Exception) -> InputError:
+    lines = str(err).strip().splitlines()
+    reason = f"{type(err).__name__}: {lines[-1]}" if lines else type(err).__name__
+    return InputError(
+        f"{path}: not a readable checkpoint, the file is truncated or corrupt ({reason[:120]})"
+    )
 
 
 def find_checkpoint(path: str | Path) -> Path:

@@ -48,6 +48,19 @@ class MetricTracker:
         self.loss.update(loss, len(target))
         self.metrics.update(output.detach(), target)
 
+    def state_dict(self) -> dict[str, dict[str, torch.Tensor]]:
+        """The sums so far, to finish an interrupted epoch after a resume."""
+        return {name: dict(metric.metric_state) for name, metric in self._all().items()}
+
+    def load_state_dict(self, state: dict[str, dict[str, torch.Tensor]]) -> None:
+        metrics = self._all()
+        for name, values in state.items():
+            for key, value in values.items():
+                setattr(metrics[name], key, value.to(metrics[name].device))
+
+    def _all(self) -> dict[str, Metric]:
+        return {"loss": self.loss, **dict(self.metrics.items(keep_base=True, copy_state=False))}
+
     def result(self) -> dict[str, float]:
         values = {"loss": self.loss.compute(), **self.metrics.compute()}
         return {self.prefix + name: value.item() for name, value in values.items()}

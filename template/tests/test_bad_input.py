@@ -1,0 +1,208 @@
+"""Bad input ends with one line naming the culprit and the fix, exit code 2, and damages nothing."""
+
+import gzip
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+import test as test_script
+import train
+from tests.conftest import run_dirs
+
+STEP_LR = 'lr_scheduler.args={"step_size": 1, "gamma": 1e40}'
+
+
+@pytest.fixture(scope="module")
+def existing_run(tmp_path_factory, data_dir) -> dict:
+    """A finished one-epoch run that every failing command below must leave untouched."""
+    root = tmp_path_factory.mktemp("bad_input")
+    config = json.loads(Path("config.json").read_text())
+    config["n_gpu"] = 0
+    config["data_loader"]["args"].update(data_dir=str(data_dir), batch_size=32)
+    config["trainer"].update(epochs=1, save_dir=str(root / "saved"))
+    (root / "config.json").write_text(json.dumps(config))
+    train.cli(["-c", str(root / "config.json")])
+    (run,) = run_dirs(root / "saved")
+    data = root / "data"
+    shutil.copytree(data_dir, data)
+    return {"root": root, "run": run, "config": root / "config.json", "data": data}
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def prepare(case: str, run: dict, tmp: Path) -> list[str]:
+    """The command-line arguments of one bad-input case (files it needs are made in ``tmp``)."""
+    raw = run["data"] / "MNIST" / "raw"
+    damaged = tmp / "data" / "MNIST" / "raw"
+    checkpoint = run["run"] / "checkpoint-epoch1.pth"
+    state = torch.load(checkpoint, weights_only=True)
+
+    def data_copy(damage) -> str:
+        shutil.copytree(raw, damaged)
+        damage(damaged / "train-images-idx3-ubyte.gz")
+        return f"data_loader.args.data_dir={tmp / 'data'}"
+
+    def write(name: str, content: bytes | str) -> str:
+        path = tmp / name
+        path.write_bytes(content) if isinstance(content, bytes) else path.write_text(content)
+        return str(path)
+
+    def saved(name: str, value) -> str:
+        torch.save(value, tmp / name)
+        return str(tmp / name)
+
+    config = ["-c", str(run["config"])]
+    return {
+        "missing config": lambda: ["-c", str(tmp / "missing.json")],
+        "unreadable config": lambda: ["-c", str(tmp)],
+        "invalid json": lambda: ["-c", write("bad.json", '{\n  "name": "x",\n  "n_gpu": ,\n}\n')],
+        "config not an object": lambda: ["-c", write("list.json", "[1, 2]")],
+        "unknown arch": lambda: [*config, "arch.type=NoSuchNet"],
+        "unknown optimizer": lambda: [*config, "optimizer.type=Adamm"],
+        "unknown lr_scheduler": lambda: [*config, "lr_scheduler.type=Cosine"],
+        "unknown data_loader": lambda: [*config, "data_loader.type=CsvLoader"],
+        "unknown loss": lambda: [*config, "loss.type=focal"],
+        "unknown metric": lambda: [*config, 'metrics=["auroc"]'],
+        "wrong argument name": lambda: [*config, "+arch.args.widht=3"],
+        "invalid monitor": lambda: [*config, "trainer.monitor=maximum val_loss"],
+        "monitor never logged": lambda: [*config, "trainer.monitor=max val_nothing"],
+        "validation split out of range": lambda: [*config, "data_loader.args.validation_split=1.5"],
+        "negative epochs": lambda: [*config, "trainer.epochs=-1"],
+        "unknown override key": lambda: [*config, "trainer.epoch=1"],
+        "override of the wrong type": lambda: [*config, "trainer.epochs=many"],
+        "missing mnist file": lambda: [
+            *config,
+            f"data_loader.args.data_dir={tmp}",
+            "+data_loader.args.download=false",
+        ],
+        "corrupt mnist file": lambda: [*config, data_copy(lambda p: p.write_bytes(b"garbage"))],
+        "truncated mnist file": lambda: [
+            *config,
+            data_copy(lambda p: p.write_bytes(p.read_bytes()[:999])),
+        ],
+        "mnist header mismatch": lambda: [
+            *config,
+            data_copy(
+                lambda p: p.write_bytes(gzip.compress(gzip.decompress(p.read_bytes())[: -28 * 28]))
+            ),
+        ],
+        "not a checkpoint": lambda: ["-r", saved("weights.pth", {"weight": torch.zeros(2)})],
+        "text file as checkpoint": lambda: ["-r", write("notes.pth", "just some text")],
+        "truncated checkpoint": lambda: ["-r", write("cut.pth", checkpoint.read_bytes()[:5000])],
+        "pickled object checkpoint": lambda: ["-r", saved("obj.pth", {**state, "arch": Path("x")})],
+        "checkpoint of another arch": lambda: [
+            "-r",
+            saved("other.pth", {**state, "arch": "OtherNet"}),
+        ],
+        "checkpoint weights do not fit": lambda: [
+            "-r",
+            saved(
+                "shapes.pth",
+                {
+                    **state,
+                    "state_dict": {
+                        k: v[:1] if v.dim() else v for k, v in state["state_dict"].items()
+                    },
+                },
+            ),
+        ],
+        "resume path missing": lambda: ["-r", str(tmp / "nowhere" / "model_best.pth")],
+        "nan loss": lambda: [
+            *config,
+            "trainer.epochs=2",
+            "lr_scheduler.type=StepLR",
+            "lr_scheduler.interval=epoch",
+            STEP_LR,
+        ],
+    }[case]()
+
+
+CASES = {  # case: parts of the one-line message
+    "missing config": ["missing.json: file not found"],
+    "unreadable config": ["cannot read"],
+    "invalid json": ["bad.json: invalid JSON at line 3, column 12"],
+    "config not an object": ["list.json: the top level must be a JSON object"],
+    "unknown arch": ["arch.type: unknown 'NoSuchNet'", "choose from"],
+    "unknown optimizer": ["optimizer.type: unknown 'Adamm'", "did you mean 'Adam'"],
+    "unknown lr_scheduler": ["lr_scheduler.type: unknown 'Cosine'", "choose from"],
+    "unknown data_loader": ["data_loader.type: unknown 'CsvLoader'", "choose from"],
+    "unknown loss": ["loss.type: unknown 'focal'", "choose from"],
+    "unknown metric": ["metrics[0]: unknown 'auroc'", "choose from"],
+    "wrong argument name": ["arch.args:", "'widht'", "it accepts"],
+    "invalid monitor": ["trainer.monitor: expected 'min METRIC', 'max METRIC' or 'off'"],
+    "monitor never logged": ["trainer.monitor: 'val_nothing' is never logged; choose one of"],
+    "validation split out of range": ["data_loader.args.validation_split", "[0, 1)", "1.5"],
+    "negative epochs": ["trainer.epochs: must be an integer >= 1, got -1"],
+    "unknown override key": ["unknown config key trainer.epoch; did you mean trainer.epochs?"],
+    "override of the wrong type": ["trainer.epochs: expected an integer like 1, got 'many'"],
+    "missing mnist file": [
+        "train-images-idx3-ubyte.gz: file not found",
+        "set data_loader.args.download=true",
+    ],
+    "corrupt mnist file": [
+        "train-images-idx3-ubyte.gz: corrupt or truncated gzip file",
+        "delete it to download it again",
+    ],
+    "truncated mnist file": ["train-images-idx3-ubyte.gz: corrupt or truncated gzip file"],
+    "mnist header mismatch": ["train-images-idx3-ubyte.gz: holds", "(truncated?)"],
+    "not a checkpoint": ["weights.pth: not a checkpoint written by train.py (missing arch"],
+    "text file as checkpoint": ["notes.pth: not a readable checkpoint"],
+    "truncated checkpoint": ["cut.pth: not a readable checkpoint", "truncated or corrupt"],
+    "pickled object checkpoint": ["obj.pth: refused, loading it would run code", "PosixPath"],
+    "checkpoint of another arch": ["other.pth: the checkpoint holds a OtherNet but arch.type is"],
+    "checkpoint weights do not fit": ["shapes.pth: its weights do not fit arch of the config"],
+    "resume path missing": ["model_best.pth: checkpoint not found"],
+    "nan loss": ["in epoch 2", "lower the learning rate"],
+}
+CREATES_A_RUN = {"monitor never logged", "nan loss"}  # fail while training, in a new run folder
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_fails_with_one_clear_line(case, existing_run, tmp_path, capsys):
+    args = prepare(case, existing_run, tmp_path)
+    saved = existing_run["root"] / "saved"
+    runs_before, files_before = run_dirs(saved), snapshot(existing_run["run"])
+    with pytest.raises(SystemExit) as exit_info:
+        train.cli(args)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), err
+    assert "Traceback" not in err
+    for part in CASES[case]:
+        assert part in lines[0]
+    assert snapshot(existing_run["run"]) == files_before  # nothing of the earlier run changed
+    new_runs = [r for r in run_dirs(saved) if r not in runs_before]
+    assert len(new_runs) == (1 if case in CREATES_A_RUN else 0)
+    if case == "nan loss":  # the epoch-1 model stays the best; epoch 2 was never saved
+        (run,) = new_runs
+        assert torch.load(run / "model_best.pth", weights_only=True)["epoch"] == 1
+        assert not (run / "checkpoint-epoch2.pth").exists()
+        for path in new_runs:
+            shutil.rmtree(path)
+    for path in new_runs:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_debug_shows_the_traceback(existing_run):
+    with pytest.raises(Exception, match="trainer.epochs: must be an integer >= 1"):
+        train.cli(["-c", str(existing_run["config"]), "trainer.epochs=0", "--debug"])
+
+
+def test_test_py_refuses_a_bad_checkpoint_cleanly(existing_run, tmp_path, capsys):
+    bad = tmp_path / "bad.pth"
+    bad.write_text("not a checkpoint")
+    with pytest.raises(SystemExit) as exit_info:
+        test_script.cli(["-r", str(bad)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: {bad}: not a readable checkpoint")
