@@ -23,6 +23,7 @@ from logger import setup_logging
 from utils import (
     InputError,
     TrainingInterrupted,
+    distributed,
     find_checkpoint,
     load_checkpoint,
     read_json,
@@ -44,9 +45,12 @@ class CliOption:
 class ConfigParser:
     """The run's configuration plus the folders it writes to."""
 
-    def __init__(self, config: dict[str, Any], resume: Path | None = None):
+    def __init__(
+        self, config: dict[str, Any], resume: Path | None = None, argv: list[str] | None = None
+    ):
         self.config = config
         self.resume = resume
+        self.argv = argv or []  # the command line, for starting DDP worker processes
         self.run_dir: Path | None = None
 
     @classmethod
@@ -93,7 +97,7 @@ class ConfigParser:
         changes += [parse_override(text) for text in args.overrides]
         for key, value in changes:
             set_by_path(config, key, value)
-        return cls(config, resume)
+        return cls(config, resume, list(sys.argv[1:] if argv is None else argv))
 
     def __getitem__(self, name: str) -> Any:
         return self.config[name]
@@ -125,18 +129,24 @@ class ConfigParser:
         return lookup(module, self[name]["type"], f"{name}.type")
 
     def start_run(self, run_id: str | None = None) -> None:
-        """Create (or, when resuming, reuse) the run's folders, save its config, log to its file."""
+        """Create (or, when resuming, reuse) the run's folders, save its config, log to its file.
+
+        Under DDP only the main process writes; the others learn the folder from it.
+        """
         trainer = self["trainer"]
+        if not distributed.is_main():
+            self.run_dir = Path(distributed.broadcast(None))
+            return
         if self.resume is not None:
             self.run_dir = self.resume.parent
         else:
             run_id = run_id or datetime.now().strftime("%m%d_%H%M%S")
-            self.run_dir = make_unique_dir(
-                Path(trainer["save_dir"]) / "models" / self["name"], run_id
-            )
+            models = Path(trainer["save_dir"]) / "models" / self["name"]
+            self.run_dir = make_unique_dir(models, run_id)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.config, self.run_dir / "config.json")
         setup_logging(self.log_dir, level=LOG_LEVELS.get(trainer["verbosity"], logging.DEBUG))
+        distributed.broadcast(str(self.run_dir))
 
     @property
     def save_dir(self) -> Path:

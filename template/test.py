@@ -6,6 +6,8 @@ Prints the loss and metrics and writes them to ``test_metrics.json`` beside the 
 import argparse
 import logging
 
+import torch
+
 import data_loader.data_loaders as module_data
 import model.loss as module_loss
 import model.metric as module_metric
@@ -13,12 +15,20 @@ import model.model as module_arch
 from base.base_trainer import load_weights
 from parse_config import ConfigParser, run_cli
 from trainer import evaluate
-from utils import MetricTracker, load_checkpoint, prepare_device, write_json
+from utils import MetricTracker, distributed, load_checkpoint, write_json
 
 
 def main(config: ConfigParser) -> None:
+    device = distributed.setup(config["n_gpu"])
+    try:
+        evaluate_checkpoint(config, device)
+    finally:
+        distributed.cleanup()
+
+
+def evaluate_checkpoint(config: ConfigParser, device: torch.device) -> None:
+    """Evaluate on the test split; under torchrun each process takes a shard of it."""
     logger = logging.getLogger("test")
-    device = prepare_device(config["n_gpu"])
 
     data_loader = config.init_obj(
         "data_loader", module_data, shuffle=False, validation_split=0.0, training=False
@@ -32,6 +42,8 @@ def main(config: ConfigParser) -> None:
     tracker = MetricTracker(config.init_metrics(module_metric)).to(device)
     results = evaluate(model, data_loader, criterion, tracker, device)
 
+    if not distributed.is_main():
+        return
     for key, value in results.items():
         logger.info(f"    {key:15s}: {value}")
     path = config.resume.parent / "test_metrics.json"

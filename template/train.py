@@ -13,7 +13,8 @@ import model.model as module_arch
 from base.base_trainer import positive_int
 from parse_config import CliOption, ConfigParser, run_cli
 from trainer import Trainer
-from utils import prepare_device, seed_everything
+from trainer.trainer import steps_per_epoch
+from utils import distributed, seed_everything
 
 # Flags for values changed often; any other value: KEY.PATH=VALUE (see --help).
 CLI_OPTIONS = [
@@ -24,9 +25,21 @@ CLI_OPTIONS = [
 
 def main(config: ConfigParser) -> None:
     """Build what the config names, then train; nothing is written before it all checks out."""
+    if not distributed.launched_by_torchrun():
+        processes = distributed.processes_to_launch(config["n_gpu"], torch.cuda.device_count())
+        if processes > 1:  # n_gpu > 1: one DDP process per GPU, each running this script
+            distributed.launch(processes, __file__, config.argv)
+            return
+    device = distributed.setup(config["n_gpu"])
+    try:
+        train(config, device)
+    finally:
+        distributed.cleanup()
+
+
+def train(config: ConfigParser, device: torch.device) -> None:
     logger = logging.getLogger("train")
     seed_everything(config["seed"])
-    device = prepare_device(config["n_gpu"])
 
     data_loader = config.init_obj("data_loader", module_data)
     valid_data_loader = data_loader.split_validation()
@@ -39,7 +52,9 @@ def main(config: ConfigParser) -> None:
     trainable_params = [p for p in model.parameters() if p.requires_grad]
     optimizer = config.init_obj("optimizer", torch.optim, trainable_params)
     len_epoch = config["trainer"].get("len_epoch")
-    lr_scheduler = build_lr_scheduler(config, optimizer, len_epoch or len(data_loader))
+    accum_steps = config["trainer"].get("grad_accum_steps", 1)
+    steps = steps_per_epoch(len_epoch or len(data_loader), accum_steps)
+    lr_scheduler = build_lr_scheduler(config, optimizer, steps)
 
     trainer = Trainer(
         model,
@@ -61,7 +76,7 @@ def main(config: ConfigParser) -> None:
 def build_lr_scheduler(
     config: ConfigParser, optimizer: torch.optim.Optimizer, steps_per_epoch: int
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """The configured scheduler; one stepped per batch (OneCycleLR) is told the run's length."""
+    """The configured scheduler; one stepped per optimizer step (OneCycleLR) gets the length."""
     scheduler = config.resolve("lr_scheduler", torch.optim.lr_scheduler)
     length = {}
     if config["lr_scheduler"].get("interval") == "step":

@@ -9,6 +9,7 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data.dataloader import default_collate
 
 from utils import InputError
+from utils.distributed import rank, world_size
 
 
 def keep_batch(batch: Any) -> Any:
@@ -17,17 +18,26 @@ def keep_batch(batch: Any) -> Any:
 
 
 class EpochBatchSampler(Sampler[torch.Tensor]):
-    """Batches of ``indices``, reshuffled on every pass from ``seed`` and the pass number.
+    """This process's batches of ``indices``, reshuffled on every pass from ``seed``.
 
     The order of every pass follows from ``seed`` and its number, so a run is repeatable and its
-    data position is two integers: the seed and how many batches were consumed in all.
+    data position is two integers: the seed and how many batches were consumed in all. Under DDP
+    each process takes every ``world_size``-th index of the pass; ``even`` cuts these shards to one
+    length, so that training processes step together (evaluation keeps every sample once).
     """
 
-    def __init__(self, indices: torch.Tensor, batch_size: int, shuffle: bool, seed: int):
+    def __init__(
+        self, indices: torch.Tensor, batch_size: int, shuffle: bool, seed: int, even: bool = True
+    ):
         self.indices = indices
         self.batch_size = batch_size
         self.shuffle = shuffle
         self.seed = seed
+        self.rank, self.world_size = rank(), world_size()
+        shard = (
+            len(indices) // self.world_size if even else len(indices[self.rank :: self.world_size])
+        )
+        self.shard_size = shard
         self.passes = 0  # passes started
         self.skip = 0  # batches of the next pass that were consumed before a resume
 
@@ -37,13 +47,14 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
         self.passes, self.skip = divmod(batches_consumed, len(self))
 
     def __len__(self) -> int:
-        return math.ceil(len(self.indices) / self.batch_size)
+        return math.ceil(self.shard_size / self.batch_size)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         order = self.indices
         if self.shuffle:
             generator = torch.Generator().manual_seed(self.seed + self.passes)
             order = order[torch.randperm(len(order), generator=generator)]
+        order = order[self.rank :: self.world_size][: self.shard_size]
         self.passes += 1
         skip, self.skip = self.skip, 0
         yield from order.split(self.batch_size)[skip:]
@@ -54,7 +65,9 @@ class BaseDataLoader(DataLoader):
 
     ``validation_split`` is a fraction in [0, 1) or a number of samples; the split is the same on
     every run (it does not depend on the config's seed), and ``split_validation()`` returns a
-    loader over the held-out samples, or None when nothing is held out.
+    loader over the held-out samples, or None when nothing is held out. ``batch_size`` is per
+    process under DDP. With ``training=False`` (evaluation data) every process keeps all of its
+    shard, so that metrics count each sample exactly once.
     """
 
     def __init__(
@@ -66,6 +79,7 @@ class BaseDataLoader(DataLoader):
         num_workers: int,
         collate_fn: Callable[[Any], Any] = default_collate,
         split_seed: int = 0,
+        training: bool = True,
     ):
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise InputError(
@@ -77,7 +91,7 @@ class BaseDataLoader(DataLoader):
         seed = int(torch.randint(0, 2**62, (1,)).item())
         super().__init__(
             dataset,
-            batch_sampler=EpochBatchSampler(train_idx, batch_size, shuffle, seed),
+            batch_sampler=EpochBatchSampler(train_idx, batch_size, shuffle, seed, even=training),
             num_workers=num_workers,
             collate_fn=collate_fn,
             pin_memory=torch.cuda.is_available(),
@@ -89,7 +103,8 @@ class BaseDataLoader(DataLoader):
         """A loader over the held-out samples, in a fixed order; None if there are none."""
         if self.valid_idx is None:
             return None
-        sampler = EpochBatchSampler(self.valid_idx, self.batch_sampler.batch_size, False, 0)
+        batch_size = self.batch_sampler.batch_size
+        sampler = EpochBatchSampler(self.valid_idx, batch_size, shuffle=False, seed=0, even=False)
         return DataLoader(
             self.dataset,
             batch_sampler=sampler,

@@ -14,7 +14,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from logger import ExperimentWriter, create_writer
 from parse_config import ConfigParser
-from utils import InputError, TrainingInterrupted, load_checkpoint, save_checkpoint
+from utils import InputError, TrainingInterrupted, distributed, load_checkpoint, save_checkpoint
 from utils.template_version import TEMPLATE_VERSION
 
 
@@ -50,6 +50,7 @@ class BaseTrainer:
         self.start_epoch = 1
         self.start_batch = 0  # > 0 when resuming inside an epoch
         self.stop_signal: int | None = None
+        self.device = next(model.parameters()).device
 
     @abstractmethod
     def _train_epoch(self, epoch: int) -> dict[str, float]:
@@ -61,7 +62,8 @@ class BaseTrainer:
     def train(self) -> None:
         """Train from where the run stands to ``trainer.epochs``, stopping early if asked to."""
         self.config.start_run()
-        self.writer = create_writer(self.config)
+        if distributed.is_main():  # other DDP processes keep the base writer, which records nothing
+            self.writer = create_writer(self.config)
         self.writer.log_config(self.config.config)
         try:
             with self._stop_on_signals():
@@ -137,6 +139,10 @@ class BaseTrainer:
 
     def _stop_if_requested(self, epoch: int, batch: int) -> None:
         """After ``batch`` batches of ``epoch``: save where training stands and stop, if asked."""
+        if distributed.is_distributed():  # every process stops at the same step
+            self.stop_signal = (
+                int(distributed.max_across(self.stop_signal or 0, self.device)) or None
+            )
         if self.stop_signal is None:
             return
         filename = f"checkpoint-epoch{epoch}-batch{batch}.pth"
@@ -200,13 +206,15 @@ class BaseTrainer:
         self.logger.info(f"Checkpoint {path} loaded; training resumes at {where}.")
 
     def _save_checkpoint(self, filename: str, epoch: int, batch: int = 0) -> None:
+        if not distributed.is_main():
+            return
         path = self.config.save_dir / filename
         save_checkpoint(self.state_dict(epoch, batch), path)
         self.logger.info(f"Saved checkpoint: {path}")
 
     def _remove_old_checkpoints(self) -> None:
         """Keep the ``trainer.keep_last`` newest periodic checkpoints (0 keeps all)."""
-        if self.keep_last == 0:
+        if self.keep_last == 0 or not distributed.is_main():
             return
         periodic = sorted(
             self.config.save_dir.glob("checkpoint-epoch*.pth"), key=lambda p: p.stat().st_mtime_ns

@@ -3,10 +3,12 @@
 import math
 import sys
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 from torch.utils.data import DataLoader
@@ -16,7 +18,7 @@ from tqdm import tqdm
 from base import BaseTrainer
 from base.base_trainer import positive_int
 from parse_config import ConfigParser
-from utils import InputError, MetricTracker, inf_loop, rng_state, set_rng_state
+from utils import InputError, MetricTracker, distributed, inf_loop, rng_state, set_rng_state
 
 Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -25,7 +27,9 @@ class Trainer(BaseTrainer):
     """Trains ``model`` on ``data_loader``, validating on ``valid_data_loader`` after each epoch.
 
     With ``len_epoch`` set, an epoch is that many batches drawn from an endless loop over the data
-    (iteration-based training); otherwise it is one pass over ``data_loader``.
+    (iteration-based training); otherwise it is one pass over ``data_loader``. ``trainer.amp``,
+    ``grad_accum_steps``, ``grad_clip`` and ``compile`` shape each step; under torchrun the model
+    is wrapped in DistributedDataParallel.
     """
 
     def __init__(
@@ -42,6 +46,7 @@ class Trainer(BaseTrainer):
         len_epoch: int | None = None,
     ):
         super().__init__(model, optimizer, config, lr_scheduler)
+        settings = config["trainer"]
         self.criterion = criterion
         self.device = device
         self.data_loader: Iterable = data_loader
@@ -57,8 +62,26 @@ class Trainer(BaseTrainer):
         self.valid_metrics = MetricTracker(metrics, prefix="val_").to(device)
         self.batches_done = 0  # batches consumed by the whole run: the data position
 
+        self.amp_dtype = amp_dtype(settings.get("amp", "off"))
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
+        self.accum_steps = positive_int(
+            settings.get("grad_accum_steps", 1), "trainer.grad_accum_steps"
+        )
+        self.grad_clip = settings.get("grad_clip", 0.0)
+        if isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float)):
+            raise InputError(
+                f"trainer.grad_clip: must be a max norm >= 0 (0 = off), got {self.grad_clip!r}"
+            )
+        self.network = self.model  # what the training step calls: maybe DDP, maybe compiled
+        self.ddp = None
+        if distributed.is_distributed():
+            device_ids = [device] if device.type == "cuda" else None
+            self.network = self.ddp = DistributedDataParallel(self.model, device_ids=device_ids)
+        if settings.get("compile", False):
+            self.network = torch.compile(self.network)
+
     def _train_epoch(self, epoch: int) -> dict[str, float]:
-        self.model.train()
+        self.network.train()
         first_batch, self.start_batch = self.start_batch, 0
         if first_batch == 0:
             self.train_metrics.reset()
@@ -67,25 +90,30 @@ class Trainer(BaseTrainer):
             initial=first_batch,
             desc=f"epoch {epoch}",
             leave=False,
-            disable=not sys.stderr.isatty(),
+            disable=not (sys.stderr.isatty() and distributed.is_main()),
         )
         for batch_idx, (data, target) in enumerate(self.data_loader, start=first_batch):
-            data, target = data.to(self.device), target.to(self.device)
-            output = self.model(data)
-            loss = self.criterion(output, target)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            if self.lr_step_per_batch:
-                self.lr_scheduler.step()
+            data = data.to(self.device, non_blocking=True)
+            target = target.to(self.device, non_blocking=True)
+            group_size, ends_step = self._accumulation(batch_idx)
+            with self._gradient_sync(ends_step):
+                with torch.autocast(
+                    self.device.type, self.amp_dtype, enabled=self.amp_dtype is not None
+                ):
+                    output = self.network(data)
+                    loss = self.criterion(output, target)
+                self.scaler.scale(loss / group_size).backward()
+            if ends_step:
+                self._optimizer_step()
             self.train_metrics.update(loss, output, target)
             self.batches_done += 1
             progress.update()
             if batch_idx % self.log_step == 0:
-                self._log_progress(epoch, batch_idx, loss.item(), progress)
+                self._log_progress(epoch, batch_idx, loss, progress)
             if batch_idx + 1 == self.len_epoch:
                 break
-            self._stop_if_requested(epoch, batch_idx + 1)
+            if ends_step:
+                self._stop_if_requested(epoch, batch_idx + 1)
         progress.close()
 
         log = self.train_metrics.result()
@@ -95,6 +123,28 @@ class Trainer(BaseTrainer):
         if self.lr_scheduler is not None and not self.lr_step_per_batch:
             self.lr_scheduler.step()
         return log
+
+    def _accumulation(self, batch_idx: int) -> tuple[int, bool]:
+        """Batches in this batch's optimizer step, and whether this batch ends the step."""
+        group_start = batch_idx - batch_idx % self.accum_steps
+        group_size = min(self.accum_steps, self.len_epoch - group_start)
+        return group_size, batch_idx + 1 == group_start + group_size
+
+    def _gradient_sync(self, ends_step: bool) -> AbstractContextManager:
+        """DDP averages gradients only on the last batch of an accumulated step."""
+        if ends_step or self.ddp is None:
+            return nullcontext()
+        return self.ddp.no_sync()
+
+    def _optimizer_step(self) -> None:
+        if self.grad_clip > 0:
+            self.scaler.unscale_(self.optimizer)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.lr_step_per_batch:
+            self.lr_scheduler.step()
 
     def _valid_epoch(self, epoch: int) -> dict[str, float]:
         log = evaluate(
@@ -106,29 +156,34 @@ class Trainer(BaseTrainer):
         self.writer.log_histograms(self.model, epoch)
         return log
 
-    def _log_progress(self, epoch: int, batch_idx: int, loss: float, progress: tqdm) -> None:
-        if not math.isfinite(loss):
+    def _log_progress(self, epoch: int, batch_idx: int, loss: torch.Tensor, progress: tqdm) -> None:
+        loss_value = distributed.mean_across(
+            loss
+        ).item()  # the same value, and decision, everywhere
+        if not math.isfinite(loss_value):
             raise InputError(
-                f"loss is {loss} in epoch {epoch} at batch {batch_idx + 1}: training stopped, "
-                "checkpoints are left as they were; lower the learning rate (optimizer.args.lr, "
-                "lr_scheduler.args) or check the data"
+                f"loss is {loss_value} in epoch {epoch} at batch {batch_idx + 1}: training "
+                "stopped, checkpoints are left as they were; lower the learning rate "
+                "(optimizer.args.lr, lr_scheduler.args) or check the data"
             )
         step = (epoch - 1) * self.len_epoch + batch_idx
-        self.writer.log_scalars({"loss": loss}, step, "train_step")
+        self.writer.log_scalars({"loss": loss_value}, step, "train_step")
         if progress.disable:
             done = 100.0 * batch_idx / self.len_epoch
             self.logger.debug(
-                f"Train epoch {epoch} [{batch_idx}/{self.len_epoch} {done:3.0f}%] loss {loss:.6f}"
+                f"Train epoch {epoch} [{batch_idx}/{self.len_epoch} {done:3.0f}%] "
+                f"loss {loss_value:.6f}"
             )
         else:
-            progress.set_postfix(loss=f"{loss:.4f}")
+            progress.set_postfix(loss=f"{loss_value:.4f}")
 
     def state_dict(self, epoch: int, batch: int = 0) -> dict[str, Any]:
-        """The base checkpoint plus what makes resuming exact: data position, random generators
-        and, inside an epoch, its running metric sums."""
+        """The base checkpoint plus what makes resuming exact: data position, random generators,
+        the AMP grad scaler and, inside an epoch, its running metric sums."""
         state = super().state_dict(epoch, batch)
         state["data_position"] = {"seed": self.sampler.seed, "batches_done": self.batches_done}
         state["rng"] = rng_state()
+        state["grad_scaler"] = self.scaler.state_dict() if self.scaler.is_enabled() else None
         state["train_metrics"] = self.train_metrics.state_dict() if batch else None
         return state
 
@@ -138,16 +193,31 @@ class Trainer(BaseTrainer):
         self.batches_done = position["batches_done"]
         self.sampler.set_position(position["seed"], self.batches_done)
         set_rng_state(state["rng"])
+        if state["grad_scaler"] is not None and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["grad_scaler"])
         if state["train_metrics"] is not None:
             self.train_metrics.load_state_dict(state["train_metrics"])
         scheduled = getattr(self.lr_scheduler, "total_steps", None)
-        needed = self.epochs * self.len_epoch
+        needed = self.epochs * steps_per_epoch(self.len_epoch, self.accum_steps)
         if self.lr_step_per_batch and scheduled is not None and scheduled < needed:
             raise InputError(
                 f"{source}: its {type(self.lr_scheduler).__name__} schedule lasts {scheduled} "
                 f"steps but trainer.epochs={self.epochs} needs {needed}; resume with the "
                 "trainer.epochs the run started with, or start a new run"
             )
+
+
+def steps_per_epoch(batches: int, accum_steps: int) -> int:
+    """Optimizer steps in an epoch of ``batches`` batches."""
+    return math.ceil(batches / accum_steps)
+
+
+def amp_dtype(mode: Any) -> torch.dtype | None:
+    """``trainer.amp``: off (float32), bf16 (CPU and CUDA) or fp16 (with a grad scaler)."""
+    dtypes = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
+    if mode not in dtypes:
+        raise InputError(f"trainer.amp: must be one of off, bf16, fp16, got {mode!r}")
+    return dtypes[mode]
 
 
 @torch.no_grad()
@@ -158,11 +228,15 @@ def evaluate(
     tracker: MetricTracker,
     device: torch.device,
 ) -> dict[str, Any]:
-    """Loss and metrics of ``model`` over all of ``data_loader``, in eval mode."""
+    """Loss and metrics of ``model`` over all of ``data_loader``, in eval mode.
+
+    Under DDP each process evaluates its own shard with the unwrapped model (no collectives per
+    batch) and the metric sums are added up across processes once, at the end.
+    """
     model.eval()
     tracker.reset()
     for data, target in data_loader:
-        data, target = data.to(device), target.to(device)
+        data, target = data.to(device, non_blocking=True), target.to(device, non_blocking=True)
         output = model(data)
         tracker.update(criterion(output, target), output, target)
     return tracker.result()

@@ -1,7 +1,6 @@
 """Small helpers shared by train.py, test.py and the trainer."""
 
 import json
-import logging
 import os
 import random
 from collections.abc import Iterable, Iterator
@@ -95,15 +94,3 @@ def set_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def prepare_device(n_gpu: int) -> torch.device:
-    """The device to train on: CPU for n_gpu 0, else the first visible GPU (CPU if none)."""
-    logger = logging.getLogger("device")
-    available = torch.cuda.device_count()
-    if n_gpu > 0 and available == 0:
-        logger.warning("n_gpu is %d but no GPU is available: training on the CPU.", n_gpu)
-        return torch.device("cpu")
-    if n_gpu > available:
-        logger.warning("n_gpu is %d but only %d GPU(s) are available.", n_gpu, available)
-    return torch.device("cuda:0" if n_gpu > 0 else "cpu")

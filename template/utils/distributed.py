@@ -1,0 +1,120 @@
+"""Distributed data parallel plumbing: one process per GPU (or CPU processes with gloo).
+
+Processes come from torchrun (``torchrun --nproc_per_node=N train.py ...``, single- or multi-node)
+or, for ``n_gpu > 1`` on one machine, from train.py itself through torch's elastic launcher.
+Every helper here works unchanged in a plain single process.
+"""
+
+import logging
+import os
+import sys
+import uuid
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+
+def launched_by_torchrun() -> bool:
+    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
+
+
+def is_distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+def rank() -> int:
+    return dist.get_rank() if is_distributed() else 0
+
+
+def world_size() -> int:
+    return dist.get_world_size() if is_distributed() else 1
+
+
+def is_main() -> bool:
+    """Only the main process prints progress and writes logs, checkpoints and metrics files."""
+    return rank() == 0
+
+
+def setup(n_gpu: int) -> torch.device:
+    """The device of this process; under torchrun, also join the process group."""
+    logger = logging.getLogger("device")
+    if not launched_by_torchrun():
+        return single_process_device(n_gpu)
+    local_rank = int(os.environ["LOCAL_RANK"])
+    use_gpu = n_gpu > 0 and torch.cuda.is_available()
+    if n_gpu > 0 and not use_gpu and local_rank == 0:
+        logger.warning("n_gpu is %d but no GPU is available: the processes use the CPU.", n_gpu)
+    if use_gpu:
+        torch.cuda.set_device(local_rank)
+    if not is_distributed():
+        dist.init_process_group("nccl" if use_gpu else "gloo")
+    if rank() != 0:  # the main process speaks for all
+        logging.getLogger().setLevel(logging.WARNING)
+    return torch.device("cuda", local_rank) if use_gpu else torch.device("cpu")
+
+
+def single_process_device(n_gpu: int) -> torch.device:
+    """CPU for n_gpu 0, else the first visible GPU, or the CPU when there is none."""
+    if n_gpu > 0 and not torch.cuda.is_available():
+        logging.getLogger("device").warning(
+            "n_gpu is %d but no GPU is available: training on the CPU.", n_gpu
+        )
+        return torch.device("cpu")
+    return torch.device("cuda:0" if n_gpu > 0 else "cpu")
+
+
+def processes_to_launch(n_gpu: int, available: int) -> int:
+    """How many processes train.py starts itself: one per GPU used, 1 means no launch."""
+    if n_gpu > available > 0:
+        logging.getLogger("device").warning(
+            "n_gpu is %d but only %d GPU(s) are available: using %d.", n_gpu, available, available
+        )
+    return min(n_gpu, available) if available > 1 else 1
+
+
+def launch(n_processes: int, script: str, argv: list[str]) -> None:
+    """Run ``python script argv`` in ``n_processes`` processes, like ``torchrun --standalone``."""
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=n_processes,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",
+        max_restarts=0,
+    )
+    elastic_launch(config, entrypoint=sys.executable)(script, *argv)
+
+
+def broadcast(value: Any) -> Any:
+    """The main process's ``value``, in every process."""
+    if not is_distributed():
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
+
+
+def max_across(value: float, device: torch.device) -> float:
+    """The largest of every process's ``value`` (e.g. a stop request)."""
+    if not is_distributed():
+        return value
+    tensor = torch.tensor(float(value), device=device)
+    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
+    return tensor.item()
+
+
+def mean_across(value: torch.Tensor) -> torch.Tensor:
+    """The mean of every process's ``value``."""
+    if not is_distributed():
+        return value
+    value = value.detach().clone()
+    dist.all_reduce(value, op=dist.ReduceOp.SUM)
+    return value / world_size()
+
+
+def cleanup() -> None:
+    if is_distributed():
+        dist.destroy_process_group()
