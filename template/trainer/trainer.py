@@ -68,7 +68,8 @@ class Trainer(BaseTrainer):
             settings.get("grad_accum_steps", 1), "trainer.grad_accum_steps"
         )
         self.grad_clip = settings.get("grad_clip", 0.0)
-        if isinstance(self.grad_clip, bool) or not isinstance(self.grad_clip, (int, float)):
+        clip = self.grad_clip
+        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip < 0:
             raise InputError(
                 f"trainer.grad_clip: must be a max norm >= 0 (0 = off), got {self.grad_clip!r}"
             )

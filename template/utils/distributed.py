@@ -71,7 +71,7 @@ def processes_to_launch(n_gpu: int, available: int) -> int:
         logging.getLogger("device").warning(
             "n_gpu is %d but only %d GPU(s) are available: using %d.", n_gpu, available, available
         )
-    return min(n_gpu, available) if available > 1 else 1
+    return max(1, min(n_gpu, available))
 
 
 def launch(n_processes: int, script: str, argv: list[str]) -> None:
