@@ -1,0 +1,33 @@
+"""The benchmark runs end to end (on a tiny MNIST subset: its figures are not checked here)."""
+
+import gzip
+import json
+import math
+
+from tests.conftest import MNIST_FILES, REPO, python
+
+
+def write_subset(mnist, target, n_train: int = 1280, n_test: int = 256) -> None:
+    """The first samples of each real MNIST file, as valid IDX files."""
+    raw = target / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES:
+        data = gzip.decompress((mnist / "MNIST" / "raw" / name).read_bytes())
+        ndim = data[3]
+        shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
+        shape[0] = n_train if name.startswith("train") else n_test
+        header = data[:4] + b"".join(n.to_bytes(4, "big") for n in shape)
+        body = data[4 + 4 * ndim : 4 + 4 * ndim + math.prod(shape)]
+        (raw / name).write_bytes(gzip.compress(header + body))
+
+
+def test_benchmark_prints_its_figures(mnist_data, tmp_path):
+    write_subset(mnist_data, tmp_path / "data")
+    result = python(str(REPO / "benchmarks" / "bench.py"), str(tmp_path / "data"),
+                    "--epochs-timed", "1", "--repeats", "1", "--overrides", "trainer.epochs=1",
+                    cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(result.stdout)
+    assert {"train_py_wall_s", "test_accuracy", "epoch_s_ours", "epoch_s_bare", "overhead_ratio",
+            "samples_per_s_ours", "peak_rss_mib", "startup_help_s"} <= set(figures)
+    assert figures["epoch_s_ours"] > 0 and figures["peak_rss_mib"] > 50
