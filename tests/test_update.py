@@ -1,13 +1,14 @@
 """`copier update` moves an edited project to a newer template version without losing its edits.
 
 The test builds its own template repository from the working tree, with two tagged versions
-(it must not depend on the tags of a CI clone): v0.1.0 is the current template without its
-pre-commit config; v0.2.0 is what a real release does to it: a code fix, a changed default, a
-new file, and a renamed config key with its migration.
+(it must not depend on the tags of a CI clone): v0.1.0 is the current template without its CI
+workflow; v0.2.0 is what a real release does to it: a code fix, a changed default, a new file,
+a bumped pre-commit hook, and a renamed config key with its migration.
 """
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +22,9 @@ OLD, NEW = "v0.1.0", "v0.2.0"
 OLD_KEY, NEW_KEY = "trainer.save_period", "trainer.checkpoint_period"
 CONFIG_TEMPLATE = "template/{% if task == 'classification' %}config.json{% endif %}.jinja"
 MODEL_TEMPLATE = "template/model/{% if task == 'classification' %}model.py{% endif %}"
+CI_WORKFLOW = "template/.github/workflows/ci.yml"
+PRE_COMMIT = "template/.pre-commit-config.yaml"
+RUFF_REV = re.compile(r"(ruff-pre-commit\n\s+rev: )(\S+)")
 RENAME_MIGRATION = {
     "version": NEW,
     "when": "{{ true }}",
@@ -92,14 +96,17 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
         shutil.copytree(REPO / folder, repo / folder, ignore=ignore)
     git("init", "-q", "-b", "main", cwd=repo)
 
-    (repo / "template/.pre-commit-config.yaml").unlink()  # v0.2.0 adds it
+    (repo / CI_WORKFLOW).unlink()  # v0.2.0 adds it
     commit_all(repo, "older release")
     git("tag", OLD, cwd=repo)
 
     # v0.2.0: a fix in a file users edit too, a new default, a new file, a renamed key
     replace_once(repo / MODEL_TEMPLATE, "x = x.view(-1, 320)", "x = x.flatten(1)")
     replace_once(repo / CONFIG_TEMPLATE, '"early_stop": 10', '"early_stop": 5')
-    shutil.copy2(REPO / "template/.pre-commit-config.yaml", repo / "template")
+    shutil.copy2(REPO / CI_WORKFLOW, repo / CI_WORKFLOW)
+    pre_commit = (repo / PRE_COMMIT).read_text()
+    assert RUFF_REV.search(pre_commit), "ruff-pre-commit rev not found; update this test"
+    (repo / PRE_COMMIT).write_text(RUFF_REV.sub(r"\g<1>v99.0.0", pre_commit))
     replace_everywhere(repo / "template", OLD_KEY.split(".")[-1], NEW_KEY.split(".")[-1])
     copier_yml = yaml.safe_load((repo / "copier.yml").read_text())
     copier_yml["_migrations"] = [*copier_yml.get("_migrations", []), RENAME_MIGRATION]
@@ -154,6 +161,8 @@ def edit_like_a_user(project: Path) -> None:
     with (project / "README.md").open("a") as readme:
         readme.write("\n## Results\n\nMnist_Wide: 99.4% test accuracy.\n")
     (project / "notes.md").write_text("Try width 24 next.\n")
+    pre_commit = project / ".pre-commit-config.yaml"  # as `pre-commit autoupdate` would
+    pre_commit.write_text(RUFF_REV.sub(r"\g<1>v98.1.0", pre_commit.read_text()))
     commit_all(project, "my experiments")
 
 
@@ -190,6 +199,8 @@ def test_update_keeps_user_edits(updated):
     assert readme.endswith("## Results\n\nMnist_Wide: 99.4% test accuracy.\n")
     assert (project / "notes.md").read_text() == "Try width 24 next.\n"
     assert json.loads((project / "configs/fast.json").read_text())["trainer"]["epochs"] == 1
+    # _skip_if_exists: the user's pre-commit config wins over the template's newer one
+    assert RUFF_REV.search((project / ".pre-commit-config.yaml").read_text())[2] == "v98.1.0"
 
 
 def test_update_applies_template_changes(updated):
@@ -197,7 +208,7 @@ def test_update_applies_template_changes(updated):
     model = (project / "model/model.py").read_text()
     assert "x = x.flatten(1)" in model and "x.view(-1, 320)" not in model
     assert json.loads((project / "config.json").read_text())["trainer"]["early_stop"] == 5
-    assert (project / ".pre-commit-config.yaml").is_file()
+    assert (project / ".github/workflows/ci.yml").read_text() == (REPO / CI_WORKFLOW).read_text()
     trainer = (project / "base/base_trainer.py").read_text()
     assert 'settings["checkpoint_period"]' in trainer and "save_period" not in trainer
     assert "`trainer.checkpoint_period`" in (project / "README.md").read_text()

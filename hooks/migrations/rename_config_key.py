@@ -87,6 +87,11 @@ def value_at(text: str, path: tuple[str, ...]) -> Any:
     return json.loads(text[value_start:value_end])
 
 
+def same(a: Any, b: Any) -> bool:
+    """Equal as JSON: unlike ==, true is not 1."""
+    return json.dumps(a) == json.dumps(b)
+
+
 def git(*args: str) -> str:
     done = subprocess.run(["git", *args], capture_output=True, text=True, check=True)
     return done.stdout.strip()
@@ -149,7 +154,7 @@ def before(old: str, new: str) -> None:
     except Exception as error:  # the update goes on; at worst the merge marks a conflict
         print(f"rename {old} -> {new}: no value of {old} in template version {ref!r} ({error!r})")
         return
-    if json.dumps(mine) == json.dumps(template_value):  # nothing to keep, or set aside already
+    if same(mine, template_value):  # nothing to keep, or set aside already
         return
     stash_file(old, new).write_text(json.dumps({"key": stash_key(), "value": mine}))
     CONFIG.write_text(set_value(text, split(old), template_value))
@@ -209,7 +214,7 @@ def migrate(path: Path, old: str, new: str, mine: Any) -> bool:
     if has_old:
         text = rename_key(text, split(old), split(new))
         print(f"rename {old} -> {new}: renamed in {path}")
-    if mine is not None and (has_old or has_new):
+    if mine is not None and (has_old or has_new) and not same(value_at(text, split(new)), mine):
         text = set_value(text, split(new), mine)
         print(f"rename {old} -> {new}: {path} keeps your value, {new} = {json.dumps(mine)}")
     if text == path.read_text():
@@ -228,7 +233,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--stage is required when not run by copier (which sets STAGE)")
     if split(args.old)[:-1] != split(args.new)[:-1]:
         parser.error(f"{args.old} -> {args.new}: renames within one object only")
-    (before if args.stage == "before" else after)(args.old, args.new)
+    try:
+        (before if args.stage == "before" else after)(args.old, args.new)
+    except subprocess.CalledProcessError as error:
+        print(f"error: {' '.join(error.cmd)}: {error.stderr.strip()}", file=sys.stderr)
+        return 1
     return 0
 
 
