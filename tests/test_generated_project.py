@@ -1,10 +1,12 @@
-"""The generated project's own test suite passes inside rendered projects."""
+"""The generated project's own test suite passes inside rendered projects, run by the command
+of its CI workflow."""
 
 import re
 
 import pytest
 
-from tests.conftest import METRICS, python
+from tests.conftest import METRICS
+from tests.project_ci import run_ci_step
 
 
 @pytest.mark.parametrize(
@@ -19,7 +21,7 @@ from tests.conftest import METRICS, python
 def test_project_suite_passes(copie, answers):
     result = copie.copy(extra_answers=answers)
     assert result.exit_code == 0, result.exception
-    suite = python("-m", "pytest", "-p", "no:cacheprovider", cwd=result.project_dir)
+    suite = run_ci_step(result.project_dir, "Test")
     assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-2000:]
     passed = int(re.search(r"(\d+) passed", suite.stdout).group(1))
     assert passed >= 40 and "failed" not in suite.stdout

@@ -3,17 +3,22 @@
 import ast
 import json
 import re
+import statistics
+import time
 import tomllib
 from pathlib import Path
 
 import pytest
 import yaml
+from copier import run_copy
 
-from tests.conftest import VARIANTS, python
+from tests.conftest import REPO, VARIANTS, python, run
 
 DEFAULT_FILES = {
     ".copier-answers.yml",
+    ".github/workflows/ci.yml",
     ".gitignore",
+    ".pre-commit-config.yaml",
     "README.md",
     "pyproject.toml",
     "config.json",
@@ -145,11 +150,19 @@ def test_every_variant_is_ruff_clean(rendered, copie_session):
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
 
 
+def test_every_variant_compiles(rendered, copie_session, tmp_path):
+    folder = copie_session.test_dir
+    cache = f"pycache_prefix={tmp_path}"  # keeps .pyc files out of the rendered projects
+    compiled = python("-X", cache, "-m", "compileall", "-q", str(folder), cwd=folder)
+    assert compiled.returncode == 0, compiled.stdout + compiled.stderr
+
+
 def test_no_jinja_leftovers_trailing_spaces_or_blank_runs(rendered):
     for answers, project in rendered:
         for name, text in project_files(project).items():
             where = f"{name} of {answers}"
-            assert "{{" not in text and "{%" not in text, where
+            jinja = re.sub(r"\$\{\{.*?\}\}", "", text)  # GitHub's ${{ }} stays raw
+            assert "{{" not in jinja and "{%" not in jinja, where
             assert not re.search(r"[ \t]+$", text, re.M), f"trailing whitespace in {where}"
             assert "\n\n\n\n" not in text, f"run of blank lines in {where}"
             if text:
@@ -158,6 +171,8 @@ def test_no_jinja_leftovers_trailing_spaces_or_blank_runs(rendered):
                 json.loads(text)
             if name.endswith(".toml"):
                 tomllib.loads(text)
+            if name.endswith((".yml", ".yaml")):
+                yaml.safe_load(text)
 
 
 @pytest.mark.parametrize(
@@ -166,6 +181,9 @@ def test_no_jinja_leftovers_trailing_spaces_or_blank_runs(rendered):
         ({"project_name": ""}, "project_name '' is not valid"),
         ({"project_name": "9lives"}, "starting with a letter"),
         ({"project_name": "my/net"}, "project_name 'my/net' is not valid"),
+        ({"project_name": "   "}, "project_name '   ' is not valid"),
+        ({"project_name": "net-"}, "ending with a letter or digit"),
+        ({"project_name": "n" * 65}, "use 1-64 letters"),
         ({"n_gpu": -1}, "n_gpu must be 0 (CPU) or a positive number of GPUs, got -1"),
         ({"metrics": []}, "choose at least one metric"),
         ({"metrics": ["dice"]}, "'dice' is not in"),
@@ -177,3 +195,25 @@ def test_validators_reject_bad_answers(copie, answers, message):
     result = copie.copy(extra_answers=answers)
     assert result.exit_code != 0
     assert message in str(result.exception)
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"), [("a", "a"), ("My Net_2", "my-net-2"), ("N" * 64, "n" * 64)]
+)
+def test_names_at_the_limits_are_accepted(copie, name, slug):
+    result = copie.copy(extra_answers={"project_name": name})
+    assert result.exit_code == 0, result.exception
+    pyproject = tomllib.loads((result.project_dir / "pyproject.toml").read_text())
+    assert pyproject["project"]["name"] == slug
+
+
+def test_rendering_the_defaults_takes_under_two_seconds(tmp_path):
+    """`copier copy --defaults` of the working tree, in-process: the median of three renders."""
+    seconds = []
+    for attempt in range(3):
+        start = time.perf_counter()
+        run_copy(str(REPO), tmp_path / str(attempt), defaults=True, vcs_ref="HEAD", quiet=True)
+        seconds.append(time.perf_counter() - start)
+    median = statistics.median(seconds)
+    print(f"copier copy --defaults: median {median:.2f} s of {[round(s, 2) for s in seconds]}")
+    assert median < 2.0
