@@ -260,6 +260,13 @@ def non_negative_int(value: Any, key: str) -> int:
     return value
 
 
+def non_negative_number(value: Any, key: str) -> float:
+    """``value`` if it is a number >= 0, else an error naming ``key``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InputError(f"{key}: must be a number >= 0 (0 = off), got {value!r}")
+    return value
+
+
 def parse_monitor(text: Any) -> tuple[str, str]:
     """``'min val_loss'`` -> ``('min', 'val_loss')``; ``'off'`` -> ``('off', '')``."""
     if text == "off":

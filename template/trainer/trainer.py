@@ -16,7 +16,7 @@ from torchmetrics import Metric
 from tqdm import tqdm
 
 from base import BaseTrainer
-from base.base_trainer import positive_int
+from base.base_trainer import non_negative_number, positive_int
 from parse_config import ConfigParser
 from utils import InputError, MetricTracker, distributed, inf_loop, rng_state, set_rng_state
 
@@ -67,12 +67,7 @@ class Trainer(BaseTrainer):
         self.accum_steps = positive_int(
             settings.get("grad_accum_steps", 1), "trainer.grad_accum_steps"
         )
-        self.grad_clip = settings.get("grad_clip", 0.0)
-        clip = self.grad_clip
-        if isinstance(clip, bool) or not isinstance(clip, (int, float)) or clip < 0:
-            raise InputError(
-                f"trainer.grad_clip: must be a max norm >= 0 (0 = off), got {self.grad_clip!r}"
-            )
+        self.grad_clip = non_negative_number(settings.get("grad_clip", 0.0), "trainer.grad_clip")
         self.network = self.model  # what the training step calls: maybe DDP, maybe compiled
         self.ddp = None
         if distributed.is_distributed():
@@ -94,13 +89,10 @@ class Trainer(BaseTrainer):
             disable=not (sys.stderr.isatty() and distributed.is_main()),
         )
         for batch_idx, (data, target) in enumerate(self.data_loader, start=first_batch):
-            data = data.to(self.device, non_blocking=True)
-            target = target.to(self.device, non_blocking=True)
+            data, target = data.to(self.device), target.to(self.device)
             group_size, ends_step = self._accumulation(batch_idx)
             with self._gradient_sync(ends_step):
-                with torch.autocast(
-                    self.device.type, self.amp_dtype, enabled=self.amp_dtype is not None
-                ):
+                with self._autocast():
                     output = self.network(data)
                     loss = self.criterion(output, target)
                 self.scaler.scale(loss / group_size).backward()
@@ -124,6 +116,11 @@ class Trainer(BaseTrainer):
         if self.lr_scheduler is not None and not self.lr_step_per_batch:
             self.lr_scheduler.step()
         return log
+
+    def _autocast(self) -> torch.autocast:
+        """Mixed precision for forward and loss, as ``trainer.amp`` says."""
+        enabled = self.amp_dtype is not None
+        return torch.autocast(self.device.type, self.amp_dtype, enabled=enabled)
 
     def _accumulation(self, batch_idx: int) -> tuple[int, bool]:
         """Batches in this batch's optimizer step, and whether this batch ends the step."""
