@@ -65,6 +65,7 @@ class BaseTrainer:
                 self._save_checkpoint(epoch, f"checkpoint-epoch{epoch}.pth")
             if improved:
                 self._save_checkpoint(epoch, "model_best.pth")
+                self.writer.log_best_model(self.checkpoint_dir / "model_best.pth")
             if self.early_stop > 0 and self.not_improved >= self.early_stop:
                 self.logger.info(
                     f"Validation performance didn't improve for {self.early_stop} epochs. "
