@@ -1,6 +1,7 @@
 """Shared helpers of the template's tests: variants to render, the MNIST folder, subprocesses."""
 
 import itertools
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -18,9 +19,10 @@ MNIST_FILES = (
 )
 
 TASKS = ("classification",)
-LOGGERS = ("tensorboard", "none")
+LOGGERS = ("tensorboard", "csv", "wandb", "mlflow", "none")
 N_GPUS = (0, 1, 2)
 METRICS = {"classification": ("accuracy", "top_k_acc", "precision", "recall", "f1")}
+DEFAULT_METRICS = {"classification": ["accuracy", "top_k_acc"]}
 
 
 def metric_subsets(task: str) -> list[list[str]]:
@@ -29,22 +31,39 @@ def metric_subsets(task: str) -> list[list[str]]:
     return [list(c) for r in range(1, len(names) + 1) for c in itertools.combinations(names, r)]
 
 
+# every task x logger x n_gpu with the default metrics, then every other choice of metrics once
+# (default logger, n_gpu taking turns): the answers do not interact beyond that
 VARIANTS = [
-    {"task": task, "logger": logger, "n_gpu": n_gpu, "metrics": metrics}
+    {"task": task, "logger": logger, "n_gpu": n_gpu, "metrics": DEFAULT_METRICS[task]}
     for task in TASKS
     for logger in LOGGERS
     for n_gpu in N_GPUS
-    for metrics in metric_subsets(task)
+] + [
+    {"task": task, "logger": LOGGERS[0], "n_gpu": N_GPUS[i % len(N_GPUS)], "metrics": metrics}
+    for task in TASKS
+    for i, metrics in enumerate(metric_subsets(task))
+    if metrics != DEFAULT_METRICS[task]
 ]
 
 
-def run(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run a command with this interpreter's environment, capturing its output."""
-    return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+def run(
+    args: list[str], cwd: Path, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run a command with this interpreter's environment (plus ``env``), capturing its output."""
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env} if env else None,
+    )
 
 
-def python(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return run([sys.executable, *args], cwd=cwd, timeout=timeout)
+def python(
+    *args: str, cwd: Path, timeout: float = 600, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    return run([sys.executable, *args], cwd=cwd, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="session")

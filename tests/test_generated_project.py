@@ -15,8 +15,11 @@ from tests.project_ci import run_ci_step
         {},
         {"logger": "none", "n_gpu": 0, "metrics": list(METRICS["classification"])},
         {"logger": "tensorboard", "n_gpu": 2, "metrics": ["f1"]},
+        {"logger": "csv", "n_gpu": 0},
+        {"logger": "wandb", "n_gpu": 0},
+        {"logger": "mlflow", "n_gpu": 1, "metrics": ["precision", "recall"]},
     ],
-    ids=["defaults", "none-cpu-all-metrics", "tensorboard-2gpu-f1"],
+    ids=["defaults", "none-cpu-all-metrics", "tensorboard-2gpu-f1", "csv", "wandb", "mlflow"],
 )
 def test_project_suite_passes(copie, answers):
     result = copie.copy(extra_answers=answers)

@@ -140,6 +140,30 @@ def test_every_variant_has_its_answers_and_only_its_options(rendered):
         uses_tensorboard = any("tensorboard" in text.lower() for text in files.values())
         assert uses_tensorboard == (answers["logger"] == "tensorboard"), answers
         assert ("tests/test_tensorboard.py" in files) == (answers["logger"] == "tensorboard")
+        assert_only_its_logger(answers["logger"], files, config)
+
+
+# what only the project of each logger may mention: its name, test file, config keys, dependency
+LOGGER_MARKS = {
+    "tensorboard": ("tensorboard", "tests/test_tensorboard.py", "tensorboard", "tensorboard"),
+    "csv": ("metrics.csv", "tests/test_csv.py", None, None),
+    "wandb": ("wandb", "tests/test_wandb.py", "wandb", "wandb"),
+    "mlflow": ("mlflow", "tests/test_mlflow.py", "mlflow", "mlflow-skinny"),
+}
+
+
+def assert_only_its_logger(logger: str, files: dict[str, str], config: dict) -> None:
+    dependencies = tomllib.loads(files["pyproject.toml"])["project"]["dependencies"]
+    for name, (word, test_file, key, dependency) in LOGGER_MARKS.items():
+        chosen = name == logger
+        mentioned = [path for path, text in files.items() if word in text.lower()]
+        assert bool(mentioned) == chosen, f"{logger} project, {word!r} in {mentioned}"
+        assert (test_file in files) == chosen, f"{logger} project, {test_file}"
+        if key is not None:
+            assert (key in config or key in config["trainer"]) == chosen, f"{logger}: {key}"
+        if dependency is not None:
+            has = any(d.startswith(dependency) for d in dependencies)
+            assert has == chosen, f"{logger} project, dependency {dependency}"
 
 
 def test_every_variant_is_ruff_clean(rendered, copie_session):
@@ -187,7 +211,7 @@ def test_no_jinja_leftovers_trailing_spaces_or_blank_runs(rendered):
         ({"n_gpu": -1}, "n_gpu must be 0 (CPU) or a positive number of GPUs, got -1"),
         ({"metrics": []}, "choose at least one metric"),
         ({"metrics": ["dice"]}, "'dice' is not in"),
-        ({"logger": "wandb"}, "'wandb' is not in"),
+        ({"logger": "comet"}, "'comet' is not in"),
         ({"task": "detection"}, "'detection' is not in"),
     ],
 )

@@ -85,6 +85,7 @@ class BaseTrainer:
             self._remove_old_checkpoints()
         if improved:
             self._save_checkpoint("model_best.pth", epoch)
+            self.writer.log_best_model(self.config.save_dir / "model_best.pth")
         if self.stop_signal is not None:
             self._interrupt(f"checkpoint-epoch{epoch}.pth", f"after epoch {epoch}")
         if self.early_stop > 0 and self.not_improved >= self.early_stop:
