@@ -1,12 +1,14 @@
 """Evaluate a checkpoint on the test split: ``python test.py -r CHECKPOINT [KEY.PATH=VALUE ...]``.
 
-Prints the loss and metrics and writes them to ``test_metrics.json`` beside the checkpoint.
+Prints the loss and metrics and writes them to ``test_metrics.json`` beside the checkpoint, with
+the task's figures (model/figures.py) as PNG files.
 """
 
 import argparse
 import logging
 
 import data_loader.data_loaders as module_data
+import model.figures as module_figures
 import model.loss as module_loss
 import model.metric as module_metric
 import model.model as module_arch
@@ -37,13 +39,18 @@ def main(config: ConfigParser) -> None:
     criterion = config.init_ftn("loss", module_loss)
     metrics = config.init_metrics(module_metric)
     tracker = MetricTracker(metrics).to(device)
-    results = evaluate(model, data_loader, criterion, tracker, device)
+    figures = module_figures.Figures()
+    results = evaluate(model, data_loader, criterion, tracker, device, observe=figures.update)
 
     for key, value in results.items():
         logger.info(f"    {key:15s}: {value}")
     path = config.resume.parent / "test_metrics.json"
     write_json(results, path)
     logger.info(f"Saved test metrics: {path}")
+    for name, figure in figures.draw().items():
+        path = config.resume.parent / f"test_{name}.png"
+        figure.savefig(path, dpi=100)
+        logger.info(f"Saved figure: {path}")
 
 
 if __name__ == "__main__":

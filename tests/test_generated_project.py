@@ -13,8 +13,16 @@ from tests.conftest import METRICS, python
         {},
         {"logger": "none", "n_gpu": 0, "metrics": list(METRICS["classification"])},
         {"logger": "tensorboard", "n_gpu": 2, "metrics": ["f1"]},
+        {"task": "segmentation", "n_gpu": 0, "metrics": list(METRICS["segmentation"])},
+        {"task": "regression", "metrics": list(METRICS["regression"])},
     ],
-    ids=["defaults", "none-cpu-all-metrics", "tensorboard-2gpu-f1"],
+    ids=[
+        "defaults",
+        "none-cpu-all-metrics",
+        "tensorboard-2gpu-f1",
+        "segmentation-cpu-all-metrics",
+        "regression-all-metrics",
+    ],
 )
 def test_project_suite_passes(copie, answers):
     result = copie.copy(extra_answers=answers)

@@ -45,14 +45,35 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_mnist(tmp_path_factory.mktemp("data"))
 
 
-@pytest.fixture
-def base_config(tmp_path: Path, data_dir: Path) -> dict:
-    """The project's config.json, made small: synthetic data, 2 epochs, outputs in tmp_path."""
+def small_config(save_dir: Path, data_dir: Path) -> dict:
+    """The project's config.json, made small: synthetic data, 2 epochs, outputs in save_dir."""
     config = json.loads((PROJECT / "config.json").read_text())
     config["n_gpu"] = 0
     config["data_loader"]["args"].update(data_dir=str(data_dir), batch_size=32)
-    config["trainer"].update(epochs=2, save_dir=str(tmp_path / "saved"))
+    config["trainer"].update(epochs=2, save_dir=str(save_dir))
     return config
+
+
+@pytest.fixture
+def base_config(tmp_path: Path, data_dir: Path) -> dict:
+    return small_config(tmp_path / "saved", data_dir)
+
+
+@pytest.fixture(scope="session")
+def tested_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tuple[Path, dict, str]:
+    """A 3-epoch run of train.py on the synthetic data, evaluated by test.py.
+
+    Returns the run's checkpoint folder, its test metrics and test.py's output.
+    """
+    config = small_config(tmp_path_factory.mktemp("tested") / "saved", data_dir)
+    config["trainer"]["epochs"] = 3
+    trained = run_script("train.py", *overrides(config))
+    assert trained.returncode == 0, trained.stderr
+    (run,) = run_dirs(Path(config["trainer"]["save_dir"]))
+    checkpoint, data = str(run / "model_best.pth"), f"data_loader.args.data_dir={data_dir}"
+    tested = run_script("test.py", "-r", checkpoint, data)
+    assert tested.returncode == 0, tested.stderr
+    return run, json.loads((run / "test_metrics.json").read_text()), tested.stdout
 
 
 def overrides(config: dict) -> list[str]:

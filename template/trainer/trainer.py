@@ -19,13 +19,16 @@ from parse_config import ConfigParser
 from utils import InputError, MetricTracker, inf_loop, rng_state, set_rng_state
 
 Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Observer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
 class Trainer(BaseTrainer):
     """Trains ``model`` on ``data_loader``, validating on ``valid_data_loader`` after each epoch.
 
     With ``len_epoch`` set, an epoch is that many batches drawn from an endless loop over the data
-    (iteration-based training); otherwise it is one pass over ``data_loader``.
+    (iteration-based training); otherwise it is one pass over ``data_loader``. ``figures`` makes
+    the task's figure collector (model/figures.py); its figures of the validation data go to the
+    writer every ``trainer.figure_period`` epochs and after the last one.
     """
 
     def __init__(
@@ -41,8 +44,16 @@ class Trainer(BaseTrainer):
         lr_scheduler: LRScheduler | None = None,
         len_epoch: int | None = None,
         writer: ExperimentWriter | None = None,
+        figures: Callable[[], Any] | None = None,
     ):
         super().__init__(model, optimizer, config, lr_scheduler, writer)
+        self.figures = figures
+        self.figure_period = config["trainer"].get("figure_period", 0)
+        period = self.figure_period
+        if isinstance(period, bool) or not isinstance(period, int) or period < 0:
+            raise InputError(
+                f"trainer.figure_period: must be an integer >= 0 (0 = off), got {period!r}"
+            )
         self.criterion = criterion
         self.device = device
         self.data_loader: Iterable = data_loader
@@ -112,14 +123,29 @@ class Trainer(BaseTrainer):
         return log
 
     def _valid_epoch(self, epoch: int) -> dict[str, float]:
+        figures = self.figures() if self._draws_figures(epoch) else None
         log = evaluate(
-            self.model, self.valid_data_loader, self.criterion, self.valid_metrics, self.device
+            self.model,
+            self.valid_data_loader,
+            self.criterion,
+            self.valid_metrics,
+            self.device,
+            observe=figures.update if figures is not None else None,
         )
         self.writer.log_scalars({k.removeprefix("val_"): v for k, v in log.items()}, epoch, "valid")
         images, _ = next(iter(self.valid_data_loader))
         self.writer.log_images("valid/input", images, epoch)
         self.writer.log_histograms(self.model, epoch)
+        if figures is not None:
+            for tag, figure in figures.draw().items():
+                self.writer.log_figure(f"valid/{tag}", figure, epoch)
         return log
+
+    def _draws_figures(self, epoch: int) -> bool:
+        """Figures are drawn every ``figure_period``-th epoch and after the last one."""
+        if self.figures is None or self.figure_period == 0:
+            return False
+        return epoch % self.figure_period == 0 or epoch == self.epochs
 
     def _log_progress(self, epoch: int, batch_idx: int, loss: float, progress: tqdm) -> None:
         step = (epoch - 1) * self.len_epoch + batch_idx
@@ -140,12 +166,18 @@ def evaluate(
     criterion: Criterion,
     tracker: MetricTracker,
     device: torch.device,
+    observe: Observer | None = None,
 ) -> dict[str, Any]:
-    """Loss and metrics of ``model`` over all of ``data_loader``, in eval mode."""
+    """Loss and metrics of ``model`` over all of ``data_loader``, in eval mode.
+
+    ``observe(data, output, target)``, if given, sees every batch (e.g. to collect figures).
+    """
     model.eval()
     tracker.reset()
     for data, target in data_loader:
         data, target = data.to(device), target.to(device)
         output = model(data)
         tracker.update(criterion(output, target), output, target)
+        if observe is not None:
+            observe(data, output, target)
     return tracker.result()
