@@ -1,6 +1,7 @@
 """Evaluate a checkpoint on the test split: ``python test.py -r CHECKPOINT [KEY.PATH=VALUE ...]``.
 
-Prints the loss and metrics and writes them to ``test_metrics.json`` beside the checkpoint.
+Prints the loss and metrics and writes them to ``test_metrics.json`` beside the checkpoint, with
+the task's figures (model/figures.py) as PNG files.
 """
 
 import argparse
@@ -9,6 +10,7 @@ import logging
 import torch
 
 import data_loader.data_loaders as module_data
+import model.figures as module_figures
 import model.loss as module_loss
 import model.metric as module_metric
 import model.model as module_arch
@@ -40,7 +42,8 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device) -> None:
 
     criterion = config.init_ftn("loss", module_loss)
     tracker = MetricTracker(config.init_metrics(module_metric)).to(device)
-    results = evaluate(model, data_loader, criterion, tracker, device)
+    figures = module_figures.Figures()  # under DDP: drawn from the main process's shard
+    results = evaluate(model, data_loader, criterion, tracker, device, observe=figures.update)
 
     if not distributed.is_main():
         return
@@ -49,6 +52,10 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device) -> None:
     path = config.resume.parent / "test_metrics.json"
     write_json(results, path)
     logger.info(f"Saved test metrics: {path}")
+    for name, figure in figures.draw().items():
+        path = config.resume.parent / f"test_{name}.png"
+        figure.savefig(path, dpi=100)
+        logger.info(f"Saved figure: {path}")
 
 
 def cli(argv: list[str] | None = None) -> None:

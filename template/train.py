@@ -7,6 +7,7 @@ import logging
 import torch
 
 import data_loader.data_loaders as module_data
+import model.figures as module_figures
 import model.loss as module_loss
 import model.metric as module_metric
 import model.model as module_arch
@@ -67,6 +68,7 @@ def train(config: ConfigParser, device: torch.device) -> None:
         valid_data_loader=valid_data_loader,
         lr_scheduler=lr_scheduler,
         len_epoch=len_epoch,
+        figures=module_figures.Figures,
     )
     if config.resume is not None:
         trainer.resume(config.resume)

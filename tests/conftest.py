@@ -18,11 +18,25 @@ MNIST_FILES = (
     "t10k-labels-idx1-ubyte.gz",
 )
 
-TASKS = ("classification",)
+TASKS = ("classification", "segmentation", "regression")
 LOGGERS = ("tensorboard", "csv", "wandb", "mlflow", "none")
 N_GPUS = (0, 1, 2)
-METRICS = {"classification": ("accuracy", "top_k_acc", "precision", "recall", "f1")}
-DEFAULT_METRICS = {"classification": ["accuracy", "top_k_acc"]}
+METRICS = {
+    "classification": ("accuracy", "top_k_acc", "precision", "recall", "f1"),
+    "segmentation": ("pixel_accuracy", "mean_iou", "dice"),
+    "regression": ("mae", "rmse", "r2"),
+}
+DEFAULT_METRICS = {
+    "classification": ["accuracy", "top_k_acc"],
+    "segmentation": ["pixel_accuracy", "mean_iou"],
+    "regression": ["mae", "rmse"],
+}
+# the monitored metric of each task's default config, when chosen (else: min val_loss)
+MONITORS = {
+    "classification": "max val_accuracy",
+    "segmentation": "max val_mean_iou",
+    "regression": "min val_mae",
+}
 
 
 def metric_subsets(task: str) -> list[list[str]]:

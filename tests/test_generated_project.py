@@ -16,10 +16,21 @@ from tests.project_ci import run_ci_step
         {"logger": "none", "n_gpu": 0, "metrics": list(METRICS["classification"])},
         {"logger": "tensorboard", "n_gpu": 2, "metrics": ["f1"]},
         {"logger": "csv", "n_gpu": 0},
-        {"logger": "wandb", "n_gpu": 0},
+        {"logger": "wandb", "n_gpu": 0, "task": "regression"},
         {"logger": "mlflow", "n_gpu": 1, "metrics": ["precision", "recall"]},
+        {"task": "segmentation", "n_gpu": 0, "metrics": list(METRICS["segmentation"])},
+        {"task": "regression", "metrics": list(METRICS["regression"])},
     ],
-    ids=["defaults", "none-cpu-all-metrics", "tensorboard-2gpu-f1", "csv", "wandb", "mlflow"],
+    ids=[
+        "defaults",
+        "none-cpu-all-metrics",
+        "tensorboard-2gpu-f1",
+        "csv",
+        "wandb-regression",
+        "mlflow",
+        "segmentation-cpu-all-metrics",
+        "regression-all-metrics",
+    ],
 )
 def test_project_suite_passes(copie, answers):
     result = copie.copy(extra_answers=answers)

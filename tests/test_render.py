@@ -12,7 +12,7 @@ import pytest
 import yaml
 from copier import run_copy
 
-from tests.conftest import REPO, VARIANTS, python, run
+from tests.conftest import DEFAULT_METRICS, METRICS, MONITORS, REPO, TASKS, VARIANTS, python, run
 
 DEFAULT_FILES = {
     ".copier-answers.yml",
@@ -38,6 +38,7 @@ DEFAULT_FILES = {
     "logger/visualization.py",
     "logger/writer.py",
     "model/__init__.py",
+    "model/figures.py",
     "model/loss.py",
     "model/metric.py",
     "model/model.py",
@@ -106,6 +107,28 @@ def test_defaults(copie):
     assert any(dep.startswith("tensorboard") for dep in pyproject["project"]["dependencies"])
 
 
+@pytest.mark.parametrize("task", TASKS)
+def test_each_task_renders_only_its_own_files_and_default_metrics(copie, task):
+    result = copie.copy(extra_answers={"task": task})
+    assert result.exit_code == 0, result.exception
+    files = project_files(result.project_dir)
+    own_tests = f"tests/test_{task}.py"
+    assert set(files) == DEFAULT_FILES - {"tests/test_classification.py"} | {own_tests}
+    answers = yaml.safe_load(files[".copier-answers.yml"])
+    assert answers["task"] == task and answers["metrics"] == DEFAULT_METRICS[task]
+    config = json.loads(files["config.json"])
+    assert config["metrics"] == DEFAULT_METRICS[task]
+    assert config["trainer"]["monitor"] == MONITORS[task]
+    assert config["trainer"]["figure_period"] == 5
+    others = [name for other in TASKS if other != task for name in METRICS[other]]
+    defined = {n.name for n in ast.parse(files["model/metric.py"]).body if hasattr(n, "name")}
+    assert not defined & set(others)
+    readme = files["README.md"]
+    assert f"saved/models/{config['name']}/RUN_ID/model_best.pth" in readme
+    assert f"| `arch.type`, `arch.args` | `{config['arch']['type']}`" in readme
+    assert f"| `trainer.monitor` | `{MONITORS[task]}`" in readme
+
+
 def test_names_with_quotes_render_valid_toml(copie):
     result = copie.copy(
         extra_answers={
@@ -129,7 +152,9 @@ def test_every_variant_has_its_answers_and_only_its_options(rendered):
         config = json.loads(files["config.json"])
         assert config["n_gpu"] == answers["n_gpu"]
         assert config["metrics"] == answers["metrics"]
-        monitor = "max val_accuracy" if "accuracy" in answers["metrics"] else "min val_loss"
+        monitor = MONITORS[answers["task"]]
+        if monitor.split("_", 1)[1] not in answers["metrics"]:
+            monitor = "min val_loss"
         assert config["trainer"]["monitor"] == monitor
         defined = {
             node.name
@@ -210,7 +235,19 @@ def test_no_jinja_leftovers_trailing_spaces_or_blank_runs(rendered):
         ({"project_name": "n" * 65}, "use 1-64 letters"),
         ({"n_gpu": -1}, "n_gpu must be 0 (CPU) or a positive number of GPUs, got -1"),
         ({"metrics": []}, "choose at least one metric"),
-        ({"metrics": ["dice"]}, "'dice' is not in"),
+        (
+            {"metrics": ["dice"]},
+            "'dice' is not in ['accuracy', 'top_k_acc', 'precision', 'recall', 'f1']",
+        ),
+        (
+            {"task": "segmentation", "metrics": ["mean_iou", "accuracy"]},
+            "'accuracy' is not in ['pixel_accuracy', 'mean_iou', 'dice']",
+        ),
+        (
+            {"task": "regression", "metrics": ["mean_iou"]},
+            "'mean_iou' is not in ['mae', 'rmse', 'r2']",
+        ),
+        ({"task": "regression", "metrics": []}, "choose at least one metric"),
         ({"logger": "comet"}, "'comet' is not in"),
         ({"task": "detection"}, "'detection' is not in"),
     ],

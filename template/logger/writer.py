@@ -4,6 +4,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from matplotlib.figure import Figure
 from torch import nn
 
 
@@ -27,6 +28,9 @@ class ExperimentWriter:
 
     def log_histograms(self, model: nn.Module, step: int) -> None:
         """The distribution of every parameter."""
+
+    def log_figure(self, tag: str, figure: Figure, step: int) -> None:
+        """A matplotlib figure (model/figures.py draws them during validation)."""
 
     def log_config(self, config: dict[str, Any]) -> None:
         """The run's configuration (its hyperparameters)."""

@@ -5,6 +5,7 @@ import logging
 import sys
 from pathlib import Path
 
+import matplotlib.image
 import pytest
 import torch
 
@@ -94,6 +95,12 @@ def test_monitoring_a_value_never_logged_names_the_choices(base_config: dict):
         train_in_process(base_config)
 
 
+def test_negative_figure_period_names_the_key(base_config: dict):
+    base_config["trainer"]["figure_period"] = -1
+    with pytest.raises(InputError, match=r"trainer\.figure_period: must be an integer >= 0"):
+        train_in_process(base_config)
+
+
 def test_save_period_and_monitor_off(base_config: dict):
     base_config["trainer"].update(epochs=3, save_period=2, monitor="off")
     run = train_in_process(base_config)
@@ -111,21 +118,18 @@ def test_early_stop_when_the_monitor_stops_improving(base_config: dict):
     assert torch.load(run / "model_best.pth", weights_only=True)["epoch"] == 1
 
 
-def test_test_py_writes_metrics_beside_the_checkpoint(base_config: dict):
-    base_config["trainer"]["epochs"] = 3
-    run = train_in_process(base_config)
-    result = run_script(
-        "test.py",
-        "-r",
-        str(run / "model_best.pth"),
-        f"data_loader.args.data_dir={base_config['data_loader']['args']['data_dir']}",
-    )
-    assert result.returncode == 0, result.stderr
-    metrics = json.loads((run / "test_metrics.json").read_text())
-    assert set(metrics) == {"loss", *base_config["metrics"]}
-    assert f"loss           : {metrics['loss']}" in result.stdout
-    # the synthetic digits are easy: every metric shows that the model learned them
-    assert all(0.5 < metrics[name] <= 1.0 + 1e-6 for name in base_config["metrics"])
+def test_test_py_writes_metrics_and_figures_beside_the_checkpoint(tested_run):
+    run, metrics, output = tested_run
+    config = json.loads((run / "config.json").read_text())
+    assert set(metrics) == {"loss", *config["metrics"]}
+    assert f"loss           : {metrics['loss']}" in output
+    figures = sorted(run.glob("test_*.png"))
+    assert figures, "test.py saved no figure"
+    for path in figures:
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", path
+        height, width, _ = matplotlib.image.imread(path).shape
+        assert height >= 200 and width >= 200, path
+        assert f"Saved figure: {path}" in output
 
 
 def test_cli_flags_overrides_and_progress_lines(base_config: dict):

@@ -16,11 +16,12 @@ from torchmetrics import Metric
 from tqdm import tqdm
 
 from base import BaseTrainer
-from base.base_trainer import non_negative_number, positive_int
+from base.base_trainer import non_negative_int, non_negative_number, positive_int
 from parse_config import ConfigParser
 from utils import InputError, MetricTracker, distributed, inf_loop, rng_state, set_rng_state
 
 Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Observer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
 class Trainer(BaseTrainer):
@@ -29,7 +30,9 @@ class Trainer(BaseTrainer):
     With ``len_epoch`` set, an epoch is that many batches drawn from an endless loop over the data
     (iteration-based training); otherwise it is one pass over ``data_loader``. ``trainer.amp``,
     ``grad_accum_steps``, ``grad_clip`` and ``compile`` shape each step; under torchrun the model
-    is wrapped in DistributedDataParallel.
+    is wrapped in DistributedDataParallel. ``figures`` makes the task's figure collector
+    (model/figures.py); its figures of the validation data go to the writer every
+    ``trainer.figure_period`` epochs and after the last one.
     """
 
     def __init__(
@@ -44,9 +47,14 @@ class Trainer(BaseTrainer):
         valid_data_loader: DataLoader | None = None,
         lr_scheduler: LRScheduler | None = None,
         len_epoch: int | None = None,
+        figures: Callable[[], Any] | None = None,
     ):
         super().__init__(model, optimizer, config, lr_scheduler)
         settings = config["trainer"]
+        self.figures = figures
+        self.figure_period = non_negative_int(
+            settings.get("figure_period", 0), "trainer.figure_period"
+        )
         self.criterion = criterion
         self.device = device
         self.data_loader: Iterable = data_loader
@@ -145,19 +153,32 @@ class Trainer(BaseTrainer):
             self.lr_scheduler.step()
 
     def _valid_epoch(self, epoch: int) -> dict[str, float]:
+        figures = self.figures() if self._draws_figures(epoch) else None
         log = evaluate(
-            self.model, self.valid_data_loader, self.criterion, self.valid_metrics, self.device
+            self.model,
+            self.valid_data_loader,
+            self.criterion,
+            self.valid_metrics,
+            self.device,
+            observe=figures.update if figures is not None else None,
         )
         self.writer.log_scalars({k.removeprefix("val_"): v for k, v in log.items()}, epoch, "valid")
         images, _ = next(iter(self.valid_data_loader))
         self.writer.log_images("valid/input", images, epoch)
         self.writer.log_histograms(self.model, epoch)
+        if figures is not None:
+            for tag, figure in figures.draw().items():
+                self.writer.log_figure(f"valid/{tag}", figure, epoch)
         return log
 
+    def _draws_figures(self, epoch: int) -> bool:
+        """Figures are drawn every ``figure_period``-th epoch and after the last one, by rank 0."""
+        if self.figures is None or self.figure_period == 0 or not distributed.is_main():
+            return False
+        return epoch % self.figure_period == 0 or epoch == self.epochs
+
     def _log_progress(self, epoch: int, batch_idx: int, loss: torch.Tensor, progress: tqdm) -> None:
-        loss_value = distributed.mean_across(
-            loss
-        ).item()  # the same value, and decision, everywhere
+        loss_value = distributed.mean_across(loss).item()  # the same value, and decision, everywhere
         if not math.isfinite(loss_value):
             raise InputError(
                 f"loss is {loss_value} in epoch {epoch} at batch {batch_idx + 1}: training "
@@ -225,11 +246,13 @@ def evaluate(
     criterion: Criterion,
     tracker: MetricTracker,
     device: torch.device,
+    observe: Observer | None = None,
 ) -> dict[str, Any]:
     """Loss and metrics of ``model`` over all of ``data_loader``, in eval mode.
 
     Under DDP each process evaluates its own shard with the unwrapped model (no collectives per
     batch) and the metric sums are added up across processes once, at the end.
+    ``observe(data, output, target)``, if given, sees every batch (e.g. to collect figures).
     """
     model.eval()
     tracker.reset()
@@ -237,4 +260,6 @@ def evaluate(
         data, target = data.to(device, non_blocking=True), target.to(device, non_blocking=True)
         output = model(data)
         tracker.update(criterion(output, target), output, target)
+        if observe is not None:
+            observe(data, output, target)
     return tracker.result()
