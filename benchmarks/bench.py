@@ -119,35 +119,71 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "project"
-        subprocess.run([python, "-m", "copier", "copy", "--quiet", "--trust", "--defaults",
-                        "--vcs-ref", "HEAD", str(REPO), str(project)], check=True,
-                       capture_output=True)
+        subprocess.run(
+            [
+                python,
+                "-m",
+                "copier",
+                "copy",
+                "--quiet",
+                "--trust",
+                "--defaults",
+                "--vcs-ref",
+                "HEAD",
+                str(REPO),
+                str(project),
+            ],
+            check=True,
+            capture_output=True,
+        )
         startup = min(run_measured([python, "train.py", "--help"], project)[0] for _ in range(3))
         save_dir = Path(tmp) / "saved"
-        train_args = [python, "train.py", "-c", "config.json", f"trainer.save_dir={save_dir}",
-                      f"data_loader.args.data_dir={data_dir}", *args.overrides]
+        train_args = [
+            python,
+            "train.py",
+            "-c",
+            "config.json",
+            f"trainer.save_dir={save_dir}",
+            f"data_loader.args.data_dir={data_dir}",
+            *args.overrides,
+        ]
         wall, peak_rss, _ = run_measured(train_args, project)
         (run_dir,) = (save_dir / "models").glob("*/*")
-        run_measured([python, "test.py", "-r", str(run_dir / "model_best.pth"),
-                      f"data_loader.args.data_dir={data_dir}"], project)
+        run_measured(
+            [
+                python,
+                "test.py",
+                "-r",
+                str(run_dir / "model_best.pth"),
+                f"data_loader.args.data_dir={data_dir}",
+            ],
+            project,
+        )
         test = json.loads((run_dir / "test_metrics.json").read_text())
-        _, _, timings = run_measured([python, "-c", EPOCH_TIMER, str(data_dir),
-                                      str(args.epochs_timed), str(args.repeats)], project)
+        _, _, timings = run_measured(
+            [python, "-c", EPOCH_TIMER, str(data_dir), str(args.epochs_timed), str(args.repeats)],
+            project,
+        )
     epochs = json.loads(timings.strip().splitlines()[-1])
     ours, bare = min(epochs["ours"]), min(epochs["bare"])
-    print(json.dumps({
-        "train_py_wall_s": round(wall, 2),
-        "test_accuracy": test["accuracy"],
-        "reached_99": test["accuracy"] >= 0.99,
-        "epoch_s_ours": round(ours, 3),
-        "epoch_s_bare": round(bare, 3),
-        "overhead_ratio": round(ours / bare, 3),
-        "samples_per_s_ours": round(epochs["n_samples"] / ours),
-        "samples_per_s_bare": round(epochs["n_samples"] / bare),
-        "peak_rss_mib": round(peak_rss),
-        "startup_help_s": round(startup, 2),
-        "cpu_count": os.cpu_count(),
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "train_py_wall_s": round(wall, 2),
+                "test_accuracy": test["accuracy"],
+                "reached_99": test["accuracy"] >= 0.99,
+                "epoch_s_ours": round(ours, 3),
+                "epoch_s_bare": round(bare, 3),
+                "overhead_ratio": round(ours / bare, 3),
+                "samples_per_s_ours": round(epochs["n_samples"] / ours),
+                "samples_per_s_bare": round(epochs["n_samples"] / bare),
+                "peak_rss_mib": round(peak_rss),
+                "startup_help_s": round(startup, 2),
+                "cpu_count": os.cpu_count(),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

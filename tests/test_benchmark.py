@@ -23,11 +23,27 @@ def write_subset(mnist, target, n_train: int = 1280, n_test: int = 256) -> None:
 
 def test_benchmark_prints_its_figures(mnist_data, tmp_path):
     write_subset(mnist_data, tmp_path / "data")
-    result = python(str(REPO / "benchmarks" / "bench.py"), str(tmp_path / "data"),
-                    "--epochs-timed", "1", "--repeats", "1", "--overrides", "trainer.epochs=1",
-                    cwd=tmp_path)
+    result = python(
+        str(REPO / "benchmarks" / "bench.py"),
+        str(tmp_path / "data"),
+        "--epochs-timed",
+        "1",
+        "--repeats",
+        "1",
+        "--overrides",
+        "trainer.epochs=1",
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     figures = json.loads(result.stdout)
-    assert {"train_py_wall_s", "test_accuracy", "epoch_s_ours", "epoch_s_bare", "overhead_ratio",
-            "samples_per_s_ours", "peak_rss_mib", "startup_help_s"} <= set(figures)
+    assert {
+        "train_py_wall_s",
+        "test_accuracy",
+        "epoch_s_ours",
+        "epoch_s_bare",
+        "overhead_ratio",
+        "samples_per_s_ours",
+        "peak_rss_mib",
+        "startup_help_s",
+    } <= set(figures)
     assert figures["epoch_s_ours"] > 0 and figures["peak_rss_mib"] > 50

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from copier import run_copy
 
-from tests.conftest import DEFAULT_METRICS, METRICS, MONITORS, REPO, TASKS, VARIANTS, python, run
+from tests.conftest import DEFAULT_METRICS, METRICS, MONITORS, REPO, TASKS, VARIANTS, python
 
 DEFAULT_FILES = {
     ".copier-answers.yml",

@@ -178,7 +178,8 @@ class Trainer(BaseTrainer):
         return epoch % self.figure_period == 0 or epoch == self.epochs
 
     def _log_progress(self, epoch: int, batch_idx: int, loss: torch.Tensor, progress: tqdm) -> None:
-        loss_value = distributed.mean_across(loss).item()  # the same value, and decision, everywhere
+        # the mean over processes: every process sees the same value and makes the same decision
+        loss_value = distributed.mean_across(loss).item()
         if not math.isfinite(loss_value):
             raise InputError(
                 f"loss is {loss_value} in epoch {epoch} at batch {batch_idx + 1}: training "
