@@ -9,27 +9,27 @@ from tests.conftest import METRICS
 from tests.project_ci import run_ci_step
 
 
+# every task, every logger and every n_gpu at least once (each suite takes about a minute)
 @pytest.mark.parametrize(
     "answers",
     [
         {},
-        {"logger": "none", "n_gpu": 0, "metrics": list(METRICS["classification"])},
-        {"logger": "tensorboard", "n_gpu": 2, "metrics": ["f1"]},
-        {"logger": "csv", "n_gpu": 0},
-        {"logger": "wandb", "n_gpu": 0, "task": "regression"},
+        {
+            "task": "segmentation",
+            "logger": "none",
+            "n_gpu": 0,
+            "metrics": list(METRICS["segmentation"]),
+        },
+        {"task": "regression", "logger": "csv", "n_gpu": 2, "metrics": list(METRICS["regression"])},
+        {"logger": "wandb", "n_gpu": 0, "metrics": ["f1"]},
         {"logger": "mlflow", "n_gpu": 1, "metrics": ["precision", "recall"]},
-        {"task": "segmentation", "n_gpu": 0, "metrics": list(METRICS["segmentation"])},
-        {"task": "regression", "metrics": list(METRICS["regression"])},
     ],
     ids=[
-        "defaults",
-        "none-cpu-all-metrics",
-        "tensorboard-2gpu-f1",
-        "csv",
-        "wandb-regression",
-        "mlflow",
-        "segmentation-cpu-all-metrics",
-        "regression-all-metrics",
+        "classification-tensorboard-1gpu",
+        "segmentation-none-cpu",
+        "regression-csv-2gpu",
+        "classification-wandb-cpu-f1",
+        "classification-mlflow-1gpu",
     ],
 )
 def test_project_suite_passes(copie, answers):
