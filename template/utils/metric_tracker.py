@@ -56,7 +56,9 @@ class MetricTracker:
         metrics = self._all()
         for name, values in state.items():
             for key, value in values.items():
-                setattr(metrics[name], key, value.to(metrics[name].device))
+                # a copy each: metrics that shared a state (a torchmetrics compute group) were saved
+                # as one tensor, and updating it once per metric would count every batch twice
+                setattr(metrics[name], key, value.to(metrics[name].device, copy=True))
 
     def _all(self) -> dict[str, Metric]:
         return {"loss": self.loss, **dict(self.metrics.items(keep_base=True, copy_state=False))}
