@@ -20,7 +20,7 @@ from tests.conftest import REPO, python, run
 
 OLD, NEW = "v0.1.0", "v0.2.0"
 OLD_KEY, NEW_KEY = "trainer.save_period", "trainer.checkpoint_period"
-CONFIG_TEMPLATE = "template/{% if task == 'classification' %}config.json{% endif %}.jinja"
+CONFIG_TEMPLATE = "includes/trainer_config.json.jinja"  # the trainer section of every task
 MODEL_TEMPLATE = "template/model/{% if task == 'classification' %}model.py{% endif %}"
 CI_WORKFLOW = "template/.github/workflows/ci.yml"
 PRE_COMMIT = "template/.pre-commit-config.yaml"
@@ -92,7 +92,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     repo = tmp_path_factory.mktemp("template-repo")
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ruff_cache", ".pytest_cache")
     shutil.copy2(REPO / "copier.yml", repo)
-    for folder in ("template", "hooks"):
+    for folder in ("template", "hooks", "includes"):
         shutil.copytree(REPO / folder, repo / folder, ignore=ignore)
     git("init", "-q", "-b", "main", cwd=repo)
 
@@ -107,7 +107,8 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pre_commit = (repo / PRE_COMMIT).read_text()
     assert RUFF_REV.search(pre_commit), "ruff-pre-commit rev not found; update this test"
     (repo / PRE_COMMIT).write_text(RUFF_REV.sub(r"\g<1>v99.0.0", pre_commit))
-    replace_everywhere(repo / "template", OLD_KEY.split(".")[-1], NEW_KEY.split(".")[-1])
+    for folder in ("template", "includes"):
+        replace_everywhere(repo / folder, OLD_KEY.split(".")[-1], NEW_KEY.split(".")[-1])
     copier_yml = yaml.safe_load((repo / "copier.yml").read_text())
     copier_yml["_migrations"] = [*copier_yml.get("_migrations", []), RENAME_MIGRATION]
     (repo / "copier.yml").write_text(yaml.safe_dump(copier_yml, sort_keys=False))
