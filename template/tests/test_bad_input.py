@@ -11,7 +11,7 @@ import torch
 
 import test as test_script
 import train
-from tests.conftest import run_dirs
+from tests.conftest import run_dirs, small_config
 
 STEP_LR = 'lr_scheduler.args={"step_size": 1, "gamma": 1e40}'
 
@@ -20,10 +20,8 @@ STEP_LR = 'lr_scheduler.args={"step_size": 1, "gamma": 1e40}'
 def existing_run(tmp_path_factory, data_dir) -> dict:
     """A finished one-epoch run that every failing command below must leave untouched."""
     root = tmp_path_factory.mktemp("bad_input")
-    config = json.loads(Path("config.json").read_text())
-    config["n_gpu"] = 0
-    config["data_loader"]["args"].update(data_dir=str(data_dir), batch_size=32)
-    config["trainer"].update(epochs=1, save_dir=str(root / "saved"))
+    config = small_config(root / "saved", data_dir)
+    config["trainer"]["epochs"] = 1
     (root / "config.json").write_text(json.dumps(config))
     train.cli(["-c", str(root / "config.json")])
     (run,) = run_dirs(root / "saved")
