@@ -17,7 +17,7 @@ import model.model as module_arch
 from base.base_trainer import load_weights
 from parse_config import ConfigParser, run_cli
 from trainer import evaluate
-from utils import MetricTracker, distributed, load_checkpoint, write_json
+from utils import MetricTracker, distributed, load_checkpoint, result_lines, write_json
 
 
 def main(config: ConfigParser) -> None:
@@ -47,8 +47,8 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device) -> None:
 
     if not distributed.is_main():
         return
-    for key, value in results.items():
-        logger.info(f"    {key:15s}: {value}")
+    for line in result_lines(results):
+        logger.info(line)
     path = config.resume.parent / "test_metrics.json"
     write_json(results, path)
     logger.info(f"Saved test metrics: {path}")

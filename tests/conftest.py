@@ -60,6 +60,31 @@ VARIANTS = [
 ]
 
 
+# the variants whose own test suites run: every task x logger pair once, n_gpu turning so that
+# each (task, n_gpu) and (logger, n_gpu) pair occurs too, the defaults first; metrics take turns
+# between the task's defaults, all of them and its last one alone
+SUITE_VARIANTS = [
+    {
+        "task": task,
+        "logger": logger,
+        "n_gpu": N_GPUS[(t + g + 1) % len(N_GPUS)],
+        "metrics": [
+            DEFAULT_METRICS[task],
+            list(METRICS[task]),
+            list(METRICS[task][-1:]),
+        ][(t + g) % 3],
+    }
+    for t, task in enumerate(TASKS)
+    for g, logger in enumerate(LOGGERS)
+]
+
+
+def variant_id(answers: dict) -> str:
+    """A short test id: task-logger-gpus-metrics."""
+    gpus = f"{answers['n_gpu']}gpu" if answers["n_gpu"] else "cpu"
+    return "-".join([answers["task"], answers["logger"], gpus, "+".join(answers["metrics"])])
+
+
 def run(
     args: list[str], cwd: Path, timeout: float = 600, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess:

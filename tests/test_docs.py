@@ -628,14 +628,14 @@ def test_make_targets_of_the_template_readme(tmp_path):
     MNIST; `make test` runs pytest, and the CI runs `make test`."""
     readme = (REPO / "README.md").read_text()
     assert "make demo DATA_DIR=../shared/data" in readme and "make test" in readme
-    demo = run(["make", "-n", "demo", f"DATA_DIR={MNIST_DATA}"], REPO)
+    demo = run(["make", "--no-print-directory", "-n", "demo", f"DATA_DIR={MNIST_DATA}"], REPO)
     assert demo.returncode == 0, demo.stderr
     steps = demo.stdout.replace("\\\n", " ").splitlines()
     assert any("copier copy" in s and "--defaults" in s for s in steps), demo.stdout
     data = f"data_loader.args.data_dir={os.path.abspath(MNIST_DATA)}"  # make's abspath
     assert any("train.py" in s and data in s for s in steps), demo.stdout
     assert any("test.py" in s and "model_best.pth" in s and data in s for s in steps), demo.stdout
-    test = run(["make", "-n", "test"], REPO)
+    test = run(["make", "--no-print-directory", "-n", "test"], REPO)
     assert test.returncode == 0 and "-m pytest" in test.stdout.splitlines()[-1], test.stdout
     ci = [
         line

@@ -125,8 +125,8 @@ def test_each_task_renders_only_its_own_files_and_default_metrics(copie, task):
     assert not defined & set(others)
     readme = files["README.md"]
     assert f"saved/models/{config['name']}/RUN_ID/model_best.pth" in readme
-    assert f"| `arch.type` | `\"{config['arch']['type']}\"`" in readme
-    assert f"| `trainer.monitor` | `\"{MONITORS[task]}\"`" in readme
+    assert f'| `arch.type` | `"{config["arch"]["type"]}"`' in readme
+    assert f'| `trainer.monitor` | `"{MONITORS[task]}"`' in readme
 
 
 def test_names_with_quotes_render_valid_toml(copie):

@@ -14,7 +14,14 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from logger import ExperimentWriter, create_writer
 from parse_config import ConfigParser
-from utils import InputError, TrainingInterrupted, distributed, load_checkpoint, save_checkpoint
+from utils import (
+    InputError,
+    TrainingInterrupted,
+    distributed,
+    load_checkpoint,
+    result_lines,
+    save_checkpoint,
+)
 from utils.template_version import TEMPLATE_VERSION
 
 
@@ -76,8 +83,8 @@ class BaseTrainer:
     def _run_epoch(self, epoch: int) -> bool:
         """Train, log, monitor and checkpoint one epoch; True when training should stop."""
         log = {"epoch": epoch, **self._train_epoch(epoch)}
-        for key, value in log.items():
-            self.logger.info(f"    {key:15s}: {value}")
+        for line in result_lines(log):
+            self.logger.info(line)
         check_finite(log, epoch)
         improved = self._update_monitor(log)
         if epoch % self.save_period == 0 or self.stop_signal is not None:

@@ -33,6 +33,7 @@ class MetricTracker:
     def __init__(self, metrics: dict[str, Metric], prefix: str = ""):
         self.prefix = prefix
         self.loss = WeightedMean()
+        self.names = list(metrics)  # MetricCollection sorts its keys; results keep config order
         self.metrics = MetricCollection({name: metric.clone() for name, metric in metrics.items()})
 
     def to(self, device: torch.device) -> "MetricTracker":
@@ -64,5 +65,6 @@ class MetricTracker:
         return {"loss": self.loss, **dict(self.metrics.items(keep_base=True, copy_state=False))}
 
     def result(self) -> dict[str, float]:
-        values = {"loss": self.loss.compute(), **self.metrics.compute()}
+        computed = self.metrics.compute()
+        values = {"loss": self.loss.compute(), **{name: computed[name] for name in self.names}}
         return {self.prefix + name: value.item() for name, value in values.items()}

@@ -54,6 +54,12 @@ def write_json(content: Any, path: str | Path) -> None:
     os.replace(tmp, path)
 
 
+def result_lines(results: dict[str, Any]) -> list[str]:
+    """``    key : value`` lines, keys padded to one column (at least 15 wide, as ever)."""
+    width = max([14, *map(len, results)]) + 1
+    return [f"    {key:{width}s}: {value}" for key, value in results.items()]
+
+
 def inf_loop(data_loader: Iterable) -> Iterator:
     """Endless iteration over a data loader, for training by number of steps."""
     for loader in repeat(data_loader):
