@@ -13,7 +13,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
 
 def launched_by_torchrun() -> bool:
@@ -76,6 +75,9 @@ def processes_to_launch(n_gpu: int, available: int) -> int:
 
 def launch(n_processes: int, script: str, argv: list[str]) -> None:
     """Run ``python script argv`` in ``n_processes`` processes, like ``torchrun --standalone``."""
+    # imported here: only the launching process needs the launcher, which takes a while to import
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
     config = LaunchConfig(
         min_nodes=1,
         max_nodes=1,
