@@ -13,23 +13,20 @@ from tests.project_ci import run_ci_step
 def test_suite_variants_cover_every_pair_of_answers():
     """Pairwise coverage: each task x logger, task x n_gpu and logger x n_gpu pair, and each
     metric of each task, is in some variant whose suite runs; the defaults come first."""
-    pairs = (
-        {(("task", "logger"), (v["task"], v["logger"])) for v in SUITE_VARIANTS}
-        | {(("task", "n_gpu"), (v["task"], v["n_gpu"])) for v in SUITE_VARIANTS}
-        | {(("logger", "n_gpu"), (v["logger"], v["n_gpu"])) for v in SUITE_VARIANTS}
-    )
-    expected = (
-        {(("task", "logger"), p) for p in itertools.product(TASKS, LOGGERS)}
-        | {(("task", "n_gpu"), p) for p in itertools.product(TASKS, N_GPUS)}
-        | {(("logger", "n_gpu"), p) for p in itertools.product(LOGGERS, N_GPUS)}
-    )
-    assert pairs == expected
+    choices = {"task": TASKS, "logger": LOGGERS, "n_gpu": N_GPUS}
+    for first, second in itertools.combinations(choices, 2):
+        covered = {(v[first], v[second]) for v in SUITE_VARIANTS}
+        assert covered == set(itertools.product(choices[first], choices[second])), (first, second)
     assert len(SUITE_VARIANTS) == len(TASKS) * len(LOGGERS)
     for task in TASKS:
         chosen = {m for v in SUITE_VARIANTS if v["task"] == task for m in v["metrics"]}
         assert chosen == set(METRICS[task])
-    first = SUITE_VARIANTS[0]
-    assert (first["task"], first["logger"], first["n_gpu"]) == ("classification", "tensorboard", 1)
+    defaults = SUITE_VARIANTS[0]
+    assert (defaults["task"], defaults["logger"], defaults["n_gpu"]) == (
+        "classification",
+        "tensorboard",
+        1,
+    )
 
 
 @pytest.mark.parametrize("answers", SUITE_VARIANTS, ids=variant_id)
