@@ -2,7 +2,7 @@
 #   make demo [DATA_DIR=/folder/that/holds/MNIST]  render a project with the defaults into demo/, train it, test it
 #   make test                                       run the template's whole test suite
 PYTHON ?= python3
-TORCH ?= torch==2.13.0
+TORCH ?= torch==2.14.1 torchvision==0.29.1
 VENV := .venv
 PY := $(VENV)/bin/python
 DEMO := demo
@@ -13,7 +13,7 @@ DATA_DIR ?= data
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
-	$(PY) -m pip install --quiet "$(TORCH)"
+	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet --group test
 	touch $@
 
