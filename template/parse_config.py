@@ -1,4 +1,4 @@
-"""Reads config.json, applies command-line changes, and builds the objects it names.
+"""Reads config.json, applies command-line changes, checks every value, and builds what it names.
 
 The configuration stays a plain dict of JSON values, so it can be stored inside checkpoints and read
 back with ``torch.load(..., weights_only=True)``.
@@ -6,7 +6,6 @@ back with ``torch.load(..., weights_only=True)``.
 
 import argparse
 import difflib
-import inspect
 import json
 import logging
 import os
@@ -16,21 +15,67 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
+import torch
+
+import data_loader.data_loaders as module_data
+import model.loss as module_loss
+import model.metric as module_metric
+import model.model as module_arch
 from logger import setup_logging
-from utils import (
-    InputError,
-    TrainingInterrupted,
-    distributed,
-    find_checkpoint,
-    load_checkpoint,
-    read_json,
-    write_json,
+from utils import distributed
+from utils.checkpoint import find_checkpoint, load_checkpoint
+from utils.util import InputError, TrainingInterrupted, read_json, write_json
+from utils.validation import (
+    BOOLEAN,
+    FRACTION_OR_COUNT,
+    MONITOR,
+    TEXT,
+    Rule,
+    check,
+    check_arguments,
+    integer,
+    lookup,
+    number,
+    one_of,
+    optional,
 )
 
 LOG_LEVELS = {0: logging.WARNING, 1: logging.INFO, 2: logging.DEBUG}
+# sections that name a ``type``: where it is looked up, and how many positional arguments the code
+# passes before the config's ``args`` (the optimizer gets the parameters, a loss output and target)
+SECTIONS = {
+    "arch": (module_arch, 0),
+    "data_loader": (module_data, 0),
+    "loss": (module_loss, 2),
+    "optimizer": (torch.optim, 1),
+    "lr_scheduler": (torch.optim.lr_scheduler, 1),
+}
+RULES: dict[str, Rule] = {
+    "name": TEXT,
+    "n_gpu": integer(0),
+    "seed": integer(0),
+    "trainer.epochs": integer(1),
+    "trainer.len_epoch": optional(integer(1)),
+    "trainer.save_dir": TEXT,
+    "trainer.save_period": integer(1),
+    "trainer.keep_last": integer(0),
+    "trainer.verbosity": one_of(0, 1, 2),
+    "trainer.monitor": MONITOR,
+    "trainer.early_stop": integer(0),
+    "trainer.amp": one_of("off", "bf16", "fp16"),
+    "trainer.grad_accum_steps": integer(1),
+    "trainer.grad_clip": number(0),
+    "trainer.compile": BOOLEAN,
+    "trainer.figure_period": integer(0),
+}
+ARG_RULES: dict[str, Rule] = {  # data loader arguments, checked when the config sets them
+    "batch_size": integer(1),
+    "shuffle": BOOLEAN,
+    "validation_split": FRACTION_OR_COUNT,
+    "num_workers": integer(0),
+}
 
 
 @dataclass(frozen=True)
@@ -43,11 +88,12 @@ class CliOption:
 
 
 class ConfigParser:
-    """The run's configuration plus the folders it writes to."""
+    """The run's checked configuration plus the folders it writes to."""
 
     def __init__(
         self, config: dict[str, Any], resume: Path | None = None, argv: list[str] | None = None
     ):
+        validate(config)
         self.config = config
         self.resume = resume
         self.argv = argv or []  # the command line, for starting DDP worker processes
@@ -66,7 +112,6 @@ class ConfigParser:
             parser.add_argument(
                 *option.flags,
                 type=option.type,
-                default=None,
                 dest=option.target,
                 metavar=option.type.__name__.upper(),
                 help=f"sets {option.target}",
@@ -85,7 +130,7 @@ class ConfigParser:
         resume = find_checkpoint(args.resume) if getattr(args, "resume", None) else None
         if resume is not None:
             config = load_checkpoint(resume)["config"]
-            if args.config is not None:  # fine-tuning: the new file's values win
+            if args.config is not None:  # the new file's values win
                 config.update(read_json(args.config))
         else:
             config = read_json(args.config or "config.json")
@@ -102,31 +147,20 @@ class ConfigParser:
     def __getitem__(self, name: str) -> Any:
         return self.config[name]
 
-    def init_obj(self, name: str, module: ModuleType, *args: Any, **kwargs: Any) -> Any:
-        """Build ``module.<config[name]['type']>(*args, **config[name]['args'], **kwargs)``.
+    def init_obj(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        """``<config[name]['type']>(*args, **config[name]['args'], **kwargs)``; kwargs win."""
+        return self._factory(name)(*args, **{**self[name]["args"], **kwargs})
 
-        ``kwargs`` given here win over the config's args (test.py uses that to turn shuffling off).
-        """
-        factory = self.resolve(name, module)
-        module_args = {**self[name].get("args", {}), **kwargs}
-        check_arguments(factory, args, module_args, f"{name}.args")
-        return factory(*args, **module_args)
+    def init_ftn(self, name: str) -> partial:
+        """The function ``config[name]['type']`` with the config's args bound, uncalled."""
+        return partial(self._factory(name), **self[name]["args"])
 
-    def init_ftn(self, name: str, module: ModuleType, *args: Any, **kwargs: Any) -> partial:
-        """Like ``init_obj`` but returns the function with its arguments bound, uncalled."""
-        function = self.resolve(name, module)
-        module_args = {**self[name].get("args", {}), **kwargs}
-        check_arguments(function, (), module_args, f"{name}.args", partial_call=True)
-        return partial(function, *args, **module_args)
+    def init_metrics(self) -> dict[str, Any]:
+        """``{name: model.metric.<name>()}`` for each name in the ``metrics`` list."""
+        return {name: getattr(module_metric, name)() for name in self["metrics"]}
 
-    def init_metrics(self, module: ModuleType) -> dict[str, Any]:
-        """``{name: module.<name>()}`` for each name in the ``metrics`` list."""
-        names = self["metrics"]
-        return {name: lookup(module, name, f"metrics[{i}]")() for i, name in enumerate(names)}
-
-    def resolve(self, name: str, module: ModuleType) -> Any:
-        """``module.<config[name]['type']>``, or an error that lists the choices."""
-        return lookup(module, self[name]["type"], f"{name}.type")
+    def _factory(self, name: str) -> Callable[..., Any]:
+        return getattr(SECTIONS[name][0], self[name]["type"])
 
     def start_run(self, run_id: str | None = None) -> None:
         """Create (or, when resuming, reuse) the run's folders, save its config, log to its file.
@@ -141,11 +175,12 @@ class ConfigParser:
             self.run_dir = self.resume.parent
         else:
             run_id = run_id or datetime.now().strftime("%m%d_%H%M%S")
-            models = Path(trainer["save_dir"]) / "models" / self["name"]
-            self.run_dir = make_unique_dir(models, run_id)
+            self.run_dir = make_unique_dir(
+                Path(trainer["save_dir"]) / "models" / self["name"], run_id
+            )
         self.log_dir.mkdir(parents=True, exist_ok=True)
         write_json(self.config, self.run_dir / "config.json")
-        setup_logging(self.log_dir, level=LOG_LEVELS.get(trainer["verbosity"], logging.DEBUG))
+        setup_logging(self.log_dir, level=LOG_LEVELS[trainer["verbosity"]])
         distributed.broadcast(str(self.run_dir))
 
     @property
@@ -160,6 +195,48 @@ class ConfigParser:
         """Folder of the run's info.log and logger files."""
         run = self.save_dir
         return Path(self["trainer"]["save_dir"]) / "log" / run.parent.name / run.name
+
+
+def validate(config: dict[str, Any]) -> None:
+    """Check every value the code reads, naming the key path of the first bad one."""
+    for path, rule in RULES.items():
+        check(get_by_path(config, path), rule, path)
+    for name, (module, n_positional) in SECTIONS.items():
+        section = get_by_path(config, name)
+        if section is None and name == "lr_scheduler":  # null: no scheduler
+            continue
+        check(section, ("an object with type and args", is_section), name)
+        check_arguments(
+            lookup(module, section["type"], f"{name}.type"),
+            n_positional,
+            section["args"],
+            f"{name}.args",
+        )
+    for key, rule in ARG_RULES.items():
+        if key in config["data_loader"]["args"]:
+            check(config["data_loader"]["args"][key], rule, f"data_loader.args.{key}")
+    if config["lr_scheduler"] is not None:
+        check(
+            config["lr_scheduler"].get("interval"), one_of("step", "epoch"), "lr_scheduler.interval"
+        )
+    check(config["metrics"], ("a list of metric names", lambda v: isinstance(v, list)), "metrics")
+    for i, name in enumerate(config["metrics"]):
+        lookup(module_metric, name, f"metrics[{i}]")
+
+
+def is_section(value: Any) -> bool:
+    return isinstance(value, dict) and isinstance(value.get("args"), dict) and "type" in value
+
+
+def get_by_path(config: dict[str, Any], path: str) -> Any:
+    """``config['a']['b']`` for ``'a.b'``; a missing key is an error that names it."""
+    node: Any = config
+    for depth, part in enumerate(path.split(".")):
+        if not isinstance(node, dict) or part not in node:
+            where = ".".join(path.split(".")[: depth + 1])
+            raise InputError(f"{where}: missing in the config; add it (see config.json)")
+        node = node[part]
+    return node
 
 
 def run_cli(
@@ -200,46 +277,15 @@ def make_unique_dir(parent: Path, name: str) -> Path:
     raise InputError(f"{parent}: cannot create a new run folder named {name}")
 
 
-def lookup(module: ModuleType, name: Any, key_path: str) -> Any:
-    """``getattr(module, name)`` for public names, else an error naming the key and the choices."""
-    choices = sorted(n for n, v in vars(module).items() if callable(v) and not n.startswith("_"))
-    if not isinstance(name, str) or name not in choices:
-        hint = difflib.get_close_matches(str(name), choices, n=1)
-        suggestion = f"did you mean '{hint[0]}'? " if hint else ""
-        raise InputError(
-            f"{key_path}: unknown {name!r} in {module.__name__}; {suggestion}"
-            f"choose from {', '.join(choices)}"
-        )
-    return getattr(module, name)
-
-
-def check_arguments(
-    factory: Any, args: tuple, kwargs: dict[str, Any], key_path: str, partial_call: bool = False
-) -> None:
-    """Fail early, naming the key path, when a constructor does not take the configured args."""
-    try:
-        signature = inspect.signature(factory)
-    except (TypeError, ValueError):  # some builtins have no signature: let the call decide
-        return
-    try:
-        (signature.bind_partial if partial_call else signature.bind)(*args, **kwargs)
-    except TypeError as err:
-        accepted = [p for p in signature.parameters if p not in ("self", "args", "kwargs")]
-        raise InputError(
-            f"{key_path}: {err} for {factory.__name__}; it accepts {', '.join(accepted)}"
-        ) from None
-
-
 def parse_override(text: str) -> tuple[str, Any]:
     """``'optimizer.args.lr=3e-4'`` -> ``('optimizer.args.lr', 0.0003)``; non-JSON: a string."""
     key, sep, raw = text.partition("=")
     if not sep or not key.strip("+"):
         raise InputError(f"override {text!r}: write KEY.PATH=VALUE, e.g. trainer.epochs=1")
     try:
-        value = json.loads(raw)
+        return key, json.loads(raw)
     except json.JSONDecodeError:
-        value = raw
-    return key, value
+        return key, raw
 
 
 def set_by_path(config: dict[str, Any], key: str, value: Any) -> None:

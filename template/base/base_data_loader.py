@@ -8,7 +8,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 from torch.utils.data.dataloader import default_collate
 
-from utils import InputError
+from utils.util import InputError
 from utils.distributed import rank, world_size
 
 

@@ -1,9 +1,9 @@
-"""Base class of trainers: the epoch loop, monitoring, early stopping and checkpoints."""
+"""Base class of trainers: the epoch loop, monitoring, early stopping, checkpoints and stopping."""
 
 import logging
 import math
 import signal
-from abc import abstractmethod
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -13,51 +13,36 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from logger import ExperimentWriter, create_writer
-from parse_config import ConfigParser
-from utils import (
-    InputError,
-    TrainingInterrupted,
-    distributed,
-    load_checkpoint,
-    result_lines,
-    save_checkpoint,
-)
-from utils.template_version import TEMPLATE_VERSION
+from utils import distributed
+from utils.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from utils.util import InputError, TrainingInterrupted, result_lines
 
 
-class BaseTrainer:
+class BaseTrainer(ABC):
     """Runs epochs, keeps the best model by ``trainer.monitor`` and saves checkpoints.
 
     Subclasses implement ``_train_epoch(epoch)``, which returns the epoch's results as a dict;
     every key in it is logged and can be monitored. Nothing is written to disk before ``train()``.
+    ``config`` is a ConfigParser, whose values were checked when it was read.
     """
 
     def __init__(
-        self,
-        model: nn.Module,
-        optimizer: Optimizer,
-        config: ConfigParser,
-        lr_scheduler: LRScheduler | None = None,
+        self, model: nn.Module, optimizer: Optimizer, config: Any, lr_scheduler: LRScheduler | None
     ):
         self.config = config
+        self.settings = config["trainer"]
         self.logger = logging.getLogger("trainer")
         self.model = model
         self.optimizer = optimizer
         self.lr_scheduler = lr_scheduler
         self.writer = ExperimentWriter()
-
-        settings = config["trainer"]
-        self.epochs = positive_int(settings["epochs"], "trainer.epochs")
-        self.save_period = positive_int(settings["save_period"], "trainer.save_period")
-        self.keep_last = non_negative_int(settings.get("keep_last", 0), "trainer.keep_last")
-        self.early_stop = non_negative_int(settings.get("early_stop", 0), "trainer.early_stop")
-        self.monitor_mode, self.monitor_metric = parse_monitor(settings.get("monitor", "off"))
+        self.epochs = self.settings["epochs"]
+        self.monitor_mode, _, self.monitor_metric = self.settings["monitor"].partition(" ")
         self.monitor_best = math.inf if self.monitor_mode == "min" else -math.inf
         self.not_improved = 0
         self.start_epoch = 1
         self.start_batch = 0  # > 0 when resuming inside an epoch
         self.stop_signal: int | None = None
-        self.device = next(model.parameters()).device
 
     @abstractmethod
     def _train_epoch(self, epoch: int) -> dict[str, float]:
@@ -87,7 +72,7 @@ class BaseTrainer:
             self.logger.info(line)
         check_finite(log, epoch)
         improved = self._update_monitor(log)
-        if epoch % self.save_period == 0 or self.stop_signal is not None:
+        if epoch % self.settings["save_period"] == 0 or self.stop_signal is not None:
             self._save_checkpoint(f"checkpoint-epoch{epoch}.pth", epoch)
             self._remove_old_checkpoints()
         if improved:
@@ -95,11 +80,9 @@ class BaseTrainer:
             self.writer.log_best_model(self.config.save_dir / "model_best.pth")
         if self.stop_signal is not None:
             self._interrupt(f"checkpoint-epoch{epoch}.pth", f"after epoch {epoch}")
-        if self.early_stop > 0 and self.not_improved >= self.early_stop:
-            self.logger.info(
-                f"Validation performance didn't improve for {self.early_stop} epochs. "
-                "Training stops."
-            )
+        early_stop = self.settings["early_stop"]
+        if 0 < early_stop <= self.not_improved:
+            self.logger.info(f"Validation performance didn't improve for {early_stop} epochs.")
             return True
         return False
 
@@ -113,10 +96,9 @@ class BaseTrainer:
                 f"choose one of {', '.join(k for k in log if k != 'epoch')}"
             )
         value = log[self.monitor_metric]
-        if self.monitor_mode == "min":
-            improved = value < self.monitor_best
-        else:
-            improved = value > self.monitor_best
+        improved = (
+            value < self.monitor_best if self.monitor_mode == "min" else value > self.monitor_best
+        )
         if improved:
             self.monitor_best, self.not_improved = value, 0
         else:
@@ -136,9 +118,8 @@ class BaseTrainer:
                 "(send it again to stop at once, without a checkpoint)"
             )
 
-        previous = {
-            sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)
-        }
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, request_stop) for sig in signals}
         try:
             yield
         finally:
@@ -148,20 +129,16 @@ class BaseTrainer:
     def _stop_if_requested(self, epoch: int, batch: int) -> None:
         """After ``batch`` batches of ``epoch``: save where training stands and stop, if asked."""
         if distributed.is_distributed():  # every process stops at the same step
-            self.stop_signal = (
-                int(distributed.max_across(self.stop_signal or 0, self.device)) or None
-            )
-        if self.stop_signal is None:
-            return
-        filename = f"checkpoint-epoch{epoch}-batch{batch}.pth"
-        self._save_checkpoint(filename, epoch, batch)
-        self._interrupt(filename, f"in epoch {epoch} after batch {batch}")
+            self.stop_signal = int(distributed.max_across(self.stop_signal or 0)) or None
+        if self.stop_signal is not None:
+            filename = f"checkpoint-epoch{epoch}-batch{batch}.pth"
+            self._save_checkpoint(filename, epoch, batch)
+            self._interrupt(filename, f"in epoch {epoch} after batch {batch}")
 
     def _interrupt(self, filename: str, where: str) -> None:
         path = self.config.save_dir / filename
-        name = signal.Signals(self.stop_signal).name
         message = (
-            f"{name}: training stopped {where}; saved {path}; "
+            f"{signal.Signals(self.stop_signal).name}: training stopped {where}; saved {path}; "
             f"resume with: python train.py -r {path}"
         )
         self.logger.warning(message)
@@ -179,7 +156,6 @@ class BaseTrainer:
             "monitor_best": self.monitor_best,
             "not_improved": self.not_improved,
             "config": self.config.config,
-            "template_version": TEMPLATE_VERSION,
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:
@@ -199,49 +175,31 @@ class BaseTrainer:
                 f"{source}: its optimizer or lr_scheduler state does not fit optimizer / "
                 f"lr_scheduler of the config ({err}); resume with the config it was trained with"
             ) from None
-        batch = state.get("batch", 0)
-        self.start_epoch = state["epoch"] + (0 if batch else 1)
-        self.start_batch = batch
-        self.monitor_best = state["monitor_best"]
-        self.not_improved = state["not_improved"]
+        self.start_batch = state["batch"]
+        self.start_epoch = state["epoch"] + (0 if self.start_batch else 1)
+        self.monitor_best, self.not_improved = state["monitor_best"], state["not_improved"]
 
     def resume(self, path: str) -> None:
         """Load a checkpoint written by ``_save_checkpoint`` and continue where it stopped."""
         self.load_state_dict(load_checkpoint(path), str(path))
-        where = f"epoch {self.start_epoch}" + (
-            f", batch {self.start_batch + 1}" if self.start_batch else ""
+        batch = f", batch {self.start_batch + 1}" if self.start_batch else ""
+        self.logger.info(
+            f"Checkpoint {path} loaded; training resumes at epoch {self.start_epoch}{batch}."
         )
-        self.logger.info(f"Checkpoint {path} loaded; training resumes at {where}.")
 
     def _save_checkpoint(self, filename: str, epoch: int, batch: int = 0) -> None:
-        if not distributed.is_main():
-            return
-        path = self.config.save_dir / filename
-        save_checkpoint(self.state_dict(epoch, batch), path)
-        self.logger.info(f"Saved checkpoint: {path}")
+        if distributed.is_main():
+            path = self.config.save_dir / filename
+            save_checkpoint(self.state_dict(epoch, batch), path)
+            self.logger.info(f"Saved checkpoint: {path}")
 
     def _remove_old_checkpoints(self) -> None:
         """Keep the ``trainer.keep_last`` newest periodic checkpoints (0 keeps all)."""
-        if self.keep_last == 0 or not distributed.is_main():
-            return
-        periodic = sorted(
-            self.config.save_dir.glob("checkpoint-epoch*.pth"), key=lambda p: p.stat().st_mtime_ns
-        )
-        for path in periodic[: -self.keep_last]:
-            path.unlink()
-
-
-def load_weights(model: nn.Module, weights: dict[str, Any], source: str) -> None:
-    """``model.load_state_dict`` with an error that says which file does not fit."""
-    try:
-        model.load_state_dict(weights)
-    except RuntimeError as err:
-        details = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
-        reason = details[0] if details else str(err)
-        raise InputError(
-            f"{source}: its weights do not fit arch of the config ({reason}); "
-            "use the arch.type and arch.args it was trained with"
-        ) from None
+        keep = self.settings["keep_last"]
+        if keep and distributed.is_main():
+            periodic = self.config.save_dir.glob("checkpoint-epoch*.pth")
+            for path in sorted(periodic, key=lambda p: p.stat().st_mtime_ns)[:-keep]:
+                path.unlink()
 
 
 def check_finite(log: dict[str, float], epoch: int) -> None:
@@ -252,37 +210,3 @@ def check_finite(log: dict[str, float], epoch: int) -> None:
                 f"{key} is {value} in epoch {epoch}: training stopped before saving it; "
                 "lower the learning rate (optimizer.args.lr, lr_scheduler.args) or check the data"
             )
-
-
-def positive_int(value: Any, key: str) -> int:
-    """``value`` if it is an integer >= 1, else an error naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InputError(f"{key}: must be an integer >= 1, got {value!r}")
-    return value
-
-
-def non_negative_int(value: Any, key: str) -> int:
-    """``value`` if it is an integer >= 0, else an error naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InputError(f"{key}: must be an integer >= 0 (0 = off), got {value!r}")
-    return value
-
-
-def non_negative_number(value: Any, key: str) -> float:
-    """``value`` if it is a number >= 0, else an error naming ``key``."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise InputError(f"{key}: must be a number >= 0 (0 = off), got {value!r}")
-    return value
-
-
-def parse_monitor(text: Any) -> tuple[str, str]:
-    """``'min val_loss'`` -> ``('min', 'val_loss')``; ``'off'`` -> ``('off', '')``."""
-    if text == "off":
-        return "off", ""
-    parts = text.split() if isinstance(text, str) else []
-    if len(parts) != 2 or parts[0] not in ("min", "max"):
-        raise InputError(
-            f"trainer.monitor: expected 'min METRIC', 'max METRIC' or 'off' "
-            f"(e.g. 'min val_loss'), got {text!r}"
-        )
-    return parts[0], parts[1]

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from utils import InputError
+from utils.util import InputError
 
 MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",

@@ -4,7 +4,7 @@ import logging
 import logging.config
 from pathlib import Path
 
-from utils import read_json
+from utils.util import read_json
 
 LOG_CONFIG = Path(__file__).with_name("logger_config.json")
 

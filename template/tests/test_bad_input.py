@@ -76,6 +76,7 @@ def prepare(case: str, run: dict, tmp: Path) -> list[str]:
         "monitor never logged": lambda: [*config, "trainer.monitor=max val_nothing"],
         "validation split out of range": lambda: [*config, "data_loader.args.validation_split=1.5"],
         "negative epochs": lambda: [*config, "trainer.epochs=-1"],
+        "no gradient accumulation steps": lambda: [*config, "trainer.grad_accum_steps=0"],
         "unknown override key": lambda: [*config, "trainer.epoch=1"],
         "override of the wrong type": lambda: [*config, "trainer.epochs=many"],
         "missing mnist file": lambda: [
@@ -137,10 +138,11 @@ CASES = {  # case: parts of the one-line message
     "unknown loss": ["loss.type: unknown 'focal'", "choose from"],
     "unknown metric": ["metrics[0]: unknown 'auroc'", "choose from"],
     "wrong argument name": ["arch.args:", "'widht'", "it accepts"],
-    "invalid monitor": ["trainer.monitor: expected 'min METRIC', 'max METRIC' or 'off'"],
+    "invalid monitor": ["trainer.monitor: must be 'min METRIC', 'max METRIC' or 'off'"],
     "monitor never logged": ["trainer.monitor: 'val_nothing' is never logged; choose one of"],
     "validation split out of range": ["data_loader.args.validation_split", "[0, 1)", "1.5"],
     "negative epochs": ["trainer.epochs: must be an integer >= 1, got -1"],
+    "no gradient accumulation steps": ["trainer.grad_accum_steps: must be an integer >= 1, got 0"],
     "unknown override key": ["unknown config key trainer.epoch; did you mean trainer.epochs?"],
     "override of the wrong type": ["trainer.epochs: expected an integer like 1, got 'many'"],
     "missing mnist file": [

@@ -9,8 +9,12 @@ from pathlib import Path
 import pytest
 import torch
 
+import model.loss
+import model.model
+import train
 from parse_config import CliOption, ConfigParser, parse_override, set_by_path
-from utils import InputError, read_json
+from tests.conftest import PROJECT
+from utils.util import InputError, read_json
 
 
 def test_override_values_parse_as_json_or_stay_strings():
@@ -61,32 +65,85 @@ def test_override_of_the_wrong_type_is_refused(old, new, expected):
         set_by_path({"trainer": {"value": old}}, "trainer.value", new)
 
 
+def project_config(**changes) -> dict:
+    """The project's config.json, with top-level ``changes``."""
+    return {**json.loads((PROJECT / "config.json").read_text()), **changes}
+
+
 def test_init_obj_builds_with_config_args_and_kwargs_win():
-    config = ConfigParser({"optimizer": {"type": "SGD", "args": {"lr": 0.5, "momentum": 0.9}}})
-    params = [torch.nn.Parameter(torch.zeros(2))]
-    optimizer = config.init_obj("optimizer", torch.optim, params, lr=0.1)
-    assert isinstance(optimizer, torch.optim.SGD)
-    assert optimizer.defaults["lr"] == 0.1 and optimizer.defaults["momentum"] == 0.9
+    optimizer = {"type": "SGD", "args": {"lr": 0.5, "momentum": 0.9}}
+    config = ConfigParser(project_config(optimizer=optimizer))
+    built = config.init_obj("optimizer", [torch.nn.Parameter(torch.zeros(2))], lr=0.1)
+    assert isinstance(built, torch.optim.SGD)
+    assert built.defaults["lr"] == 0.1 and built.defaults["momentum"] == 0.9
 
 
-def test_init_obj_unknown_type_lists_choices():
-    config = ConfigParser({"optimizer": {"type": "Adamm", "args": {}}})
-    with pytest.raises(InputError, match=r"optimizer\.type: unknown 'Adamm'.*did you mean 'Adam'"):
-        config.init_obj("optimizer", torch.optim, [])
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("trainer.grad_accum_steps", 0, "trainer.grad_accum_steps: must be an integer >= 1, got 0"),
+        ("trainer.epochs", 2.5, "trainer.epochs: must be an integer >= 1, got 2.5"),
+        ("trainer.len_epoch", 0, "trainer.len_epoch: must be an integer >= 1 or null, got 0"),
+        ("trainer.amp", "fp8", "trainer.amp: must be one of off, bf16, fp16, got 'fp8'"),
+        ("trainer.grad_clip", "high", "trainer.grad_clip: must be a number >= 0, got 'high'"),
+        ("trainer.verbosity", True, "trainer.verbosity: must be one of 0, 1, 2, got True"),
+        ("trainer.compile", 1, "trainer.compile: must be true or false, got 1"),
+        ("trainer.figure_period", -1, "trainer.figure_period: must be an integer >= 0, got -1"),
+        ("trainer.monitor", "maximum val_loss", "trainer.monitor: must be 'min METRIC', 'max"),
+        ("n_gpu", -1, "n_gpu: must be an integer >= 0, got -1"),
+        ("data_loader.args.batch_size", 0, "data_loader.args.batch_size: must be an integer >= 1"),
+        ("data_loader.args.validation_split", 1.5, "validation_split: must be a fraction in [0, 1)"),
+        ("lr_scheduler.interval", "batch", "lr_scheduler.interval: must be one of step, epoch"),
+        ("lr_scheduler.type", "Cosine", "lr_scheduler.type: unknown 'Cosine'"),
+        ("optimizer.args", [], "optimizer: must be an object with type and args"),
+        ("arch.args", {"widht": 3}, "arch.args: got an unexpected keyword argument 'widht'"),
+        ("metrics", "accuracy", "metrics: must be a list of metric names, got 'accuracy'"),
+        ("metrics", ["MulticlassAccuracy"], "metrics[0]: unknown 'MulticlassAccuracy'"),
+    ],
+)
+def test_every_value_is_checked_when_the_config_is_read(key, value, message):
+    config = project_config()
+    *parents, last = key.split(".")
+    node = config
+    for part in parents:
+        node = node[part]
+    node[last] = value  # as a hand-edited config.json would have it
+    with pytest.raises(InputError) as error:
+        ConfigParser(config)
+    assert message in str(error.value)
+    assert "\n" not in str(error.value)
 
 
-def test_init_obj_wrong_argument_name_names_the_key():
-    config = ConfigParser({"optimizer": {"type": "SGD", "args": {"lr": 0.1, "momentun": 0.9}}})
-    with pytest.raises(InputError, match=r"optimizer\.args: .*momentun.*it accepts"):
-        config.init_obj("optimizer", torch.optim, [torch.nn.Parameter(torch.zeros(1))])
+def test_a_missing_key_is_named():
+    config = project_config()
+    del config["trainer"]["save_period"]
+    with pytest.raises(InputError, match=r"^trainer\.save_period: missing in the config"):
+        ConfigParser(config)
+
+
+def test_lookups_offer_only_the_choices_of_each_section():
+    with pytest.raises(InputError) as error:
+        scheduler = {**project_config()["lr_scheduler"], "type": "Cosine"}
+        ConfigParser(project_config(lr_scheduler=scheduler))
+    assert "Counter" not in str(error.value) and "CosineAnnealingLR" in str(error.value)
+    with pytest.raises(InputError) as error:
+        ConfigParser(project_config(arch={"type": "Net", "args": {}}))
+    choices = str(error.value).split("choose from ")[1].split(", ")
+    assert choices == sorted(model.model.__all__)
+    assert "BaseModel" not in choices
+
+
+def test_lr_scheduler_null_means_no_scheduler():
+    config = ConfigParser(project_config(lr_scheduler=None))
+    optimizer = config.init_obj("optimizer", [torch.nn.Parameter(torch.zeros(2))])
+    assert train.build_lr_scheduler(config, optimizer, steps_per_epoch=10) is None
 
 
 def test_init_ftn_binds_arguments():
-    config = ConfigParser({"loss": {"type": "cross_entropy", "args": {"label_smoothing": 0.5}}})
-    loss = config.init_ftn("loss", torch.nn.functional)
-    logits, target = torch.tensor([[2.0, 0.0]]), torch.tensor([0])
-    expected = torch.nn.functional.cross_entropy(logits, target, label_smoothing=0.5)
-    assert torch.equal(loss(logits, target), expected)
+    config = ConfigParser(project_config())
+    loss = config.init_ftn("loss")
+    assert loss.func is getattr(model.loss, config["loss"]["type"])
+    assert loss.keywords == config["loss"]["args"]
 
 
 def test_invalid_json_names_line_and_column(tmp_path: Path):
@@ -98,8 +155,7 @@ def test_invalid_json_names_line_and_column(tmp_path: Path):
 
 def test_from_args_applies_flags_overrides_and_device(tmp_path: Path, monkeypatch):
     path = tmp_path / "config.json"
-    config = {"optimizer": {"args": {"lr": 0.1}}, "trainer": {"epochs": 5}}
-    path.write_text(json.dumps(config))
+    path.write_text(json.dumps(project_config()))
     argv = ["train.py", "-c", str(path), "-d", "2,3", "--lr", "0.5", "trainer.epochs=1"]
     monkeypatch.setattr(sys, "argv", argv)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
@@ -108,5 +164,5 @@ def test_from_args_applies_flags_overrides_and_device(tmp_path: Path, monkeypatc
     parser.add_argument("-r", "--resume")
     parser.add_argument("-d", "--device")
     parsed = ConfigParser.from_args(parser, [CliOption(("--lr",), float, "optimizer.args.lr")])
-    assert parsed.config == {"optimizer": {"args": {"lr": 0.5}}, "trainer": {"epochs": 1}}
+    assert parsed["optimizer"]["args"]["lr"] == 0.5 and parsed["trainer"]["epochs"] == 1
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "2,3"

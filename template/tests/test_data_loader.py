@@ -5,7 +5,7 @@ import torch
 from torch.utils.data import TensorDataset
 
 from base import BaseDataLoader
-from utils import InputError
+from utils.util import InputError
 
 
 def make_loader(n: int = 100, split: float | int = 0.0, shuffle: bool = True) -> BaseDataLoader:

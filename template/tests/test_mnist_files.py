@@ -10,7 +10,7 @@ import torch
 
 from data_loader import mnist
 from tests.conftest import write_mnist
-from utils import InputError
+from utils.util import InputError
 
 
 def test_reads_images_and_labels(data_dir: Path):

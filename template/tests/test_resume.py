@@ -174,7 +174,7 @@ def test_checkpoint_writes_are_atomic(base_config: dict, monkeypatch):
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", crash)
-    from utils import save_checkpoint
+    from utils.checkpoint import save_checkpoint
 
     with pytest.raises(OSError, match="disk full"):
         save_checkpoint({"epoch": 99}, run / "model_best.pth")

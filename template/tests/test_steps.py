@@ -1,16 +1,19 @@
 """What shapes one optimisation step: mixed precision, gradient accumulation, clipping."""
 
 import copy
+import json
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
-from torch.utils.data import TensorDataset
+from torch.utils.data import DataLoader, TensorDataset
 
 from base import BaseDataLoader
 from parse_config import ConfigParser
+from tests.conftest import PROJECT
 from trainer import Trainer
+from utils.util import InputError
 
 
 def make_trainer(tmp_path: Path, batch_size: int, optimizer: str = "AdamW", **settings) -> Trainer:
@@ -21,27 +24,16 @@ def make_trainer(tmp_path: Path, batch_size: int, optimizer: str = "AdamW", **se
         TensorDataset(inputs, targets), batch_size, shuffle=True, validation_split=0, num_workers=0
     )
     model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
-    config = ConfigParser(
-        {
-            "arch": {"type": "Sequential"},
-            "lr_scheduler": {"interval": "epoch"},
-            "trainer": {
-                "epochs": 1,
-                "save_period": 1,
-                "verbosity": 0,
-                "monitor": "off",
-                "save_dir": str(tmp_path),
-                **settings,
-            },
-        }
-    )
+    config = json.loads((PROJECT / "config.json").read_text())
+    config["lr_scheduler"] = None
+    config["trainer"].update(epochs=1, monitor="off", save_dir=str(tmp_path), **settings)
     optimizer_class = getattr(torch.optim, optimizer)
     return Trainer(
         model,
         nn.functional.mse_loss,
         {},
         optimizer_class(model.parameters(), lr=0.01),
-        config=config,
+        config=ConfigParser(config),
         device=torch.device("cpu"),
         data_loader=loader,
     )
@@ -100,15 +92,24 @@ def test_fp16_uses_a_grad_scaler_saved_in_checkpoints(tmp_path):
     assert state["grad_scaler"]["scale"] > 0
 
 
-def test_bad_step_settings_name_their_key(tmp_path):
-    from utils import InputError
-
-    with pytest.raises(InputError, match="trainer.amp: must be one of off, bf16, fp16"):
-        make_trainer(tmp_path, batch_size=8, amp="fp8")
+def test_bad_step_settings_fail_before_a_trainer_is_built(tmp_path):
     with pytest.raises(InputError, match="trainer.grad_accum_steps: must be an integer >= 1"):
         make_trainer(tmp_path, batch_size=8, grad_accum_steps=0)
-    with pytest.raises(InputError, match="trainer.grad_clip: must be a number >= 0"):
-        make_trainer(tmp_path, batch_size=8, grad_clip="high")
+
+
+def test_a_data_loader_that_cannot_resume_exactly_is_refused(tmp_path):
+    trainer = make_trainer(tmp_path, batch_size=8)
+    plain = DataLoader(TensorDataset(torch.randn(8, 8), torch.randn(8, 1)), batch_size=4)
+    with pytest.raises(TypeError, match="needs a data loader whose batch_sampler is an Epoch"):
+        Trainer(
+            trainer.model,
+            nn.functional.mse_loss,
+            {},
+            trainer.optimizer,
+            config=trainer.config,
+            device=torch.device("cpu"),
+            data_loader=plain,
+        )
 
 
 def test_processes_to_launch_follows_n_gpu_and_the_gpus_there():

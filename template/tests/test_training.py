@@ -14,7 +14,7 @@ import train
 from parse_config import ConfigParser
 from tests.conftest import epoch_results, overrides, run_dirs, run_script
 from trainer import Trainer
-from utils import InputError
+from utils.util import InputError
 
 
 def info_log(config: dict, run: Path) -> str:
@@ -179,3 +179,11 @@ def test_len_epoch_and_extra_logged_values(base_config: dict, monkeypatch):
     assert state["optimizer"]["state"][0]["step"] == 6  # 2 epochs of 3 batches each
     assert all("weight_norm" in values for values in epoch_results(base_config, run).values())
     assert torch.load(run / "model_best.pth", weights_only=True)["monitor_best"] > 0
+
+
+def test_lr_scheduler_null_trains_at_the_configured_rate(base_config: dict):
+    base_config["lr_scheduler"] = None
+    run = train_in_process(base_config)
+    state = torch.load(run / "checkpoint-epoch2.pth", weights_only=True)
+    assert state["lr_scheduler"] is None
+    assert state["optimizer"]["param_groups"][0]["lr"] == base_config["optimizer"]["args"]["lr"]

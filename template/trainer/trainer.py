@@ -3,7 +3,7 @@
 import math
 import sys
 from collections.abc import Callable, Iterable
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import nullcontext
 from typing import Any
 
 import torch
@@ -15,24 +15,24 @@ from torch.utils.data import DataLoader
 from torchmetrics import Metric
 from tqdm import tqdm
 
-from base import BaseTrainer
-from base.base_trainer import non_negative_int, non_negative_number, positive_int
-from parse_config import ConfigParser
-from utils import InputError, MetricTracker, distributed, inf_loop, rng_state, set_rng_state
+from base import BaseTrainer, EpochBatchSampler
+from utils import distributed
+from utils.metric_tracker import MetricTracker
+from utils.util import InputError, inf_loop, rng_state, set_rng_state
 
 Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 Observer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
+AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class Trainer(BaseTrainer):
     """Trains ``model`` on ``data_loader``, validating on ``valid_data_loader`` after each epoch.
 
-    With ``len_epoch`` set, an epoch is that many batches drawn from an endless loop over the data
-    (iteration-based training); otherwise it is one pass over ``data_loader``. ``trainer.amp``,
-    ``grad_accum_steps``, ``grad_clip`` and ``compile`` shape each step; under torchrun the model
-    is wrapped in DistributedDataParallel. ``figures`` makes the task's figure collector
-    (model/figures.py); its figures of the validation data go to the writer every
-    ``trainer.figure_period`` epochs and after the last one.
+    With ``trainer.len_epoch`` set, an epoch is that many batches drawn from an endless loop over
+    the data; otherwise it is one pass. ``trainer.amp``, ``grad_accum_steps``, ``grad_clip`` and
+    ``compile`` shape each step; under torchrun the model is wrapped in DistributedDataParallel.
+    ``figures`` makes the task's figure collector (model/figures.py); its figures of the validation
+    data go to the writer every ``trainer.figure_period`` epochs and after the last one.
     """
 
     def __init__(
@@ -41,47 +41,45 @@ class Trainer(BaseTrainer):
         criterion: Criterion,
         metrics: dict[str, Metric],
         optimizer: Optimizer,
-        config: ConfigParser,
+        config: Any,
         device: torch.device,
         data_loader: DataLoader,
         valid_data_loader: DataLoader | None = None,
         lr_scheduler: LRScheduler | None = None,
-        len_epoch: int | None = None,
         figures: Callable[[], Any] | None = None,
     ):
         super().__init__(model, optimizer, config, lr_scheduler)
-        settings = config["trainer"]
-        self.figures = figures
-        self.figure_period = non_negative_int(
-            settings.get("figure_period", 0), "trainer.figure_period"
-        )
+        if not isinstance(data_loader.batch_sampler, EpochBatchSampler):
+            raise TypeError(
+                "Trainer needs a data loader whose batch_sampler is an EpochBatchSampler "
+                "(a BaseDataLoader, or DataLoader(dataset, batch_sampler=EpochBatchSampler(...))): "
+                "it saves the data position in checkpoints so that a resumed run goes on exactly"
+            )
+        self.sampler = data_loader.batch_sampler
         self.criterion = criterion
         self.device = device
-        self.data_loader: Iterable = data_loader
-        self.sampler = data_loader.batch_sampler
-        self.len_epoch = len(data_loader)
-        if len_epoch is not None:
-            self.len_epoch = positive_int(len_epoch, "trainer.len_epoch")
-            self.data_loader = inf_loop(data_loader)
         self.valid_data_loader = valid_data_loader
-        self.lr_step_per_batch = config["lr_scheduler"].get("interval", "epoch") == "step"
+        self.figures = figures
+        self.len_epoch = self.settings["len_epoch"] or len(data_loader)
+        self.data_loader: Iterable = (
+            inf_loop(data_loader) if self.settings["len_epoch"] else data_loader
+        )
+        self.accum_steps = self.settings["grad_accum_steps"]
+        self.step_scheduler_per_batch = (
+            lr_scheduler is not None and config["lr_scheduler"]["interval"] == "step"
+        )
         self.log_step = max(1, self.len_epoch // 10)
         self.train_metrics = MetricTracker(metrics).to(device)
         self.valid_metrics = MetricTracker(metrics, prefix="val_").to(device)
         self.batches_done = 0  # batches consumed by the whole run: the data position
-
-        self.amp_dtype = amp_dtype(settings.get("amp", "off"))
+        self.amp_dtype = AMP_DTYPES[self.settings["amp"]]
         self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
-        self.accum_steps = positive_int(
-            settings.get("grad_accum_steps", 1), "trainer.grad_accum_steps"
-        )
-        self.grad_clip = non_negative_number(settings.get("grad_clip", 0.0), "trainer.grad_clip")
         self.network = self.model  # what the training step calls: maybe DDP, maybe compiled
         self.ddp = None
         if distributed.is_distributed():
             device_ids = [device] if device.type == "cuda" else None
             self.network = self.ddp = DistributedDataParallel(self.model, device_ids=device_ids)
-        if settings.get("compile", False):
+        if self.settings["compile"]:
             self.network = torch.compile(self.network)
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
@@ -98,9 +96,13 @@ class Trainer(BaseTrainer):
         )
         for batch_idx, (data, target) in enumerate(self.data_loader, start=first_batch):
             data, target = data.to(self.device), target.to(self.device)
-            group_size, ends_step = self._accumulation(batch_idx)
-            with self._gradient_sync(ends_step):
-                with self._autocast():
+            # an optimizer step every accum_steps batches, and at the end of the epoch
+            group_start = batch_idx - batch_idx % self.accum_steps
+            group_size = min(self.accum_steps, self.len_epoch - group_start)
+            ends_step = batch_idx + 1 == group_start + group_size
+            # DDP averages gradients only on the last batch of an accumulated step
+            with nullcontext() if ends_step or self.ddp is None else self.ddp.no_sync():
+                with torch.autocast(self.device.type, self.amp_dtype, enabled=bool(self.amp_dtype)):
                     output = self.network(data)
                     loss = self.criterion(output, target)
                 self.scaler.scale(loss / group_size).backward()
@@ -121,39 +123,24 @@ class Trainer(BaseTrainer):
         self.writer.log_scalars(log, epoch, "train")
         if self.valid_data_loader is not None:
             log.update(self._valid_epoch(epoch))
-        if self.lr_scheduler is not None and not self.lr_step_per_batch:
+        if self.lr_scheduler is not None and not self.step_scheduler_per_batch:
             self.lr_scheduler.step()
         return log
 
-    def _autocast(self) -> torch.autocast:
-        """Mixed precision for forward and loss, as ``trainer.amp`` says."""
-        enabled = self.amp_dtype is not None
-        return torch.autocast(self.device.type, self.amp_dtype, enabled=enabled)
-
-    def _accumulation(self, batch_idx: int) -> tuple[int, bool]:
-        """Batches in this batch's optimizer step, and whether this batch ends the step."""
-        group_start = batch_idx - batch_idx % self.accum_steps
-        group_size = min(self.accum_steps, self.len_epoch - group_start)
-        return group_size, batch_idx + 1 == group_start + group_size
-
-    def _gradient_sync(self, ends_step: bool) -> AbstractContextManager:
-        """DDP averages gradients only on the last batch of an accumulated step."""
-        if ends_step or self.ddp is None:
-            return nullcontext()
-        return self.ddp.no_sync()
-
     def _optimizer_step(self) -> None:
-        if self.grad_clip > 0:
+        if self.settings["grad_clip"] > 0:
             self.scaler.unscale_(self.optimizer)
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings["grad_clip"])
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        if self.lr_step_per_batch:
+        if self.step_scheduler_per_batch:
             self.lr_scheduler.step()
 
     def _valid_epoch(self, epoch: int) -> dict[str, float]:
-        figures = self.figures() if self._draws_figures(epoch) else None
+        period = self.settings["figure_period"]
+        draws = period > 0 and (epoch % period == 0 or epoch == self.epochs)
+        figures = self.figures() if draws and self.figures and distributed.is_main() else None
         log = evaluate(
             self.model,
             self.valid_data_loader,
@@ -166,16 +153,9 @@ class Trainer(BaseTrainer):
         images, _ = next(iter(self.valid_data_loader))
         self.writer.log_images("valid/input", images, epoch)
         self.writer.log_histograms(self.model, epoch)
-        if figures is not None:
-            for tag, figure in figures.draw().items():
-                self.writer.log_figure(f"valid/{tag}", figure, epoch)
+        for tag, figure in figures.draw().items() if figures is not None else ():
+            self.writer.log_figure(f"valid/{tag}", figure, epoch)
         return log
-
-    def _draws_figures(self, epoch: int) -> bool:
-        """Figures are drawn every ``figure_period``-th epoch and after the last one, by rank 0."""
-        if self.figures is None or self.figure_period == 0 or not distributed.is_main():
-            return False
-        return epoch % self.figure_period == 0 or epoch == self.epochs
 
     def _log_progress(self, epoch: int, batch_idx: int, loss: torch.Tensor, progress: tqdm) -> None:
         # the mean over processes: every process sees the same value and makes the same decision
@@ -189,10 +169,9 @@ class Trainer(BaseTrainer):
         step = (epoch - 1) * self.len_epoch + batch_idx
         self.writer.log_scalars({"loss": loss_value}, step, "train_step")
         if progress.disable:
-            done = 100.0 * batch_idx / self.len_epoch
             self.logger.debug(
-                f"Train epoch {epoch} [{batch_idx}/{self.len_epoch} {done:3.0f}%] "
-                f"loss {loss_value:.6f}"
+                f"Train epoch {epoch} [{batch_idx}/{self.len_epoch} "
+                f"{100.0 * batch_idx / self.len_epoch:3.0f}%] loss {loss_value:.6f}"
             )
         else:
             progress.set_postfix(loss=f"{loss_value:.4f}")
@@ -200,18 +179,18 @@ class Trainer(BaseTrainer):
     def state_dict(self, epoch: int, batch: int = 0) -> dict[str, Any]:
         """The base checkpoint plus what makes resuming exact: data position, random generators,
         the AMP grad scaler and, inside an epoch, its running metric sums."""
-        state = super().state_dict(epoch, batch)
-        state["data_position"] = {"seed": self.sampler.seed, "batches_done": self.batches_done}
-        state["rng"] = rng_state()
-        state["grad_scaler"] = self.scaler.state_dict() if self.scaler.is_enabled() else None
-        state["train_metrics"] = self.train_metrics.state_dict() if batch else None
-        return state
+        return {
+            **super().state_dict(epoch, batch),
+            "data_position": {"seed": self.sampler.seed, "batches_done": self.batches_done},
+            "rng": rng_state(),
+            "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "train_metrics": self.train_metrics.state_dict() if batch else None,
+        }
 
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:
         super().load_state_dict(state, source)
-        position = state["data_position"]
-        self.batches_done = position["batches_done"]
-        self.sampler.set_position(position["seed"], self.batches_done)
+        self.batches_done = state["data_position"]["batches_done"]
+        self.sampler.set_position(state["data_position"]["seed"], self.batches_done)
         set_rng_state(state["rng"])
         if state["grad_scaler"] is not None and self.scaler.is_enabled():
             self.scaler.load_state_dict(state["grad_scaler"])
@@ -219,7 +198,7 @@ class Trainer(BaseTrainer):
             self.train_metrics.load_state_dict(state["train_metrics"])
         scheduled = getattr(self.lr_scheduler, "total_steps", None)
         needed = self.epochs * steps_per_epoch(self.len_epoch, self.accum_steps)
-        if self.lr_step_per_batch and scheduled is not None and scheduled < needed:
+        if self.step_scheduler_per_batch and scheduled is not None and scheduled < needed:
             raise InputError(
                 f"{source}: its {type(self.lr_scheduler).__name__} schedule lasts {scheduled} "
                 f"steps but trainer.epochs={self.epochs} needs {needed}; resume with the "
@@ -230,14 +209,6 @@ class Trainer(BaseTrainer):
 def steps_per_epoch(batches: int, accum_steps: int) -> int:
     """Optimizer steps in an epoch of ``batches`` batches."""
     return math.ceil(batches / accum_steps)
-
-
-def amp_dtype(mode: Any) -> torch.dtype | None:
-    """``trainer.amp``: off (float32), bf16 (CPU and CUDA) or fp16 (with a grad scaler)."""
-    dtypes = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
-    if mode not in dtypes:
-        raise InputError(f"trainer.amp: must be one of off, bf16, fp16, got {mode!r}")
-    return dtypes[mode]
 
 
 @torch.no_grad()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from utils.util import InputError
 
@@ -65,3 +66,15 @@ def find_checkpoint(path: str | Path) -> Path:
     if not candidates:
         raise InputError(f"{path}: no .pth checkpoint in this folder; pass a checkpoint file")
     return candidates[-1]
+
+
+def load_weights(model: nn.Module, weights: dict[str, Any], source: str) -> None:
+    """``model.load_state_dict`` with an error that says which file does not fit."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as err:
+        details = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
+        raise InputError(
+            f"{source}: its weights do not fit arch of the config ({(details or [err])[0]}); "
+            "use the arch.type and arch.args it was trained with"
+        ) from None

@@ -9,10 +9,14 @@ import logging
 import os
 import sys
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+logger = logging.getLogger("device")
 
 
 def launched_by_torchrun() -> bool:
@@ -36,40 +40,31 @@ def is_main() -> bool:
     return rank() == 0
 
 
-def setup(n_gpu: int) -> torch.device:
-    """The device of this process; under torchrun, also join the process group."""
-    logger = logging.getLogger("device")
-    if not launched_by_torchrun():
-        return single_process_device(n_gpu)
-    local_rank = int(os.environ["LOCAL_RANK"])
+@contextmanager
+def session(n_gpu: int) -> Iterator[torch.device]:
+    """This process's device; under torchrun, joined to the process group until the end."""
     use_gpu = n_gpu > 0 and torch.cuda.is_available()
-    if n_gpu > 0 and not use_gpu and local_rank == 0:
-        logger.warning("n_gpu is %d but no GPU is available: the processes use the CPU.", n_gpu)
+    if n_gpu > 0 and not use_gpu and int(os.environ.get("LOCAL_RANK", 0)) == 0:
+        logger.warning("n_gpu is %d but no GPU is available: using the CPU.", n_gpu)
+    if not launched_by_torchrun():
+        yield torch.device("cuda:0" if use_gpu else "cpu")
+        return
+    local_rank = int(os.environ["LOCAL_RANK"])
     if use_gpu:
         torch.cuda.set_device(local_rank)
-    if not is_distributed():
-        dist.init_process_group("nccl" if use_gpu else "gloo")
+    dist.init_process_group("nccl" if use_gpu else "gloo")
     if rank() != 0:  # the main process speaks for all
         logging.getLogger().setLevel(logging.WARNING)
-    return torch.device("cuda", local_rank) if use_gpu else torch.device("cpu")
-
-
-def single_process_device(n_gpu: int) -> torch.device:
-    """CPU for n_gpu 0, else the first visible GPU, or the CPU when there is none."""
-    if n_gpu > 0 and not torch.cuda.is_available():
-        logging.getLogger("device").warning(
-            "n_gpu is %d but no GPU is available: training on the CPU.", n_gpu
-        )
-        return torch.device("cpu")
-    return torch.device("cuda:0" if n_gpu > 0 else "cpu")
+    try:
+        yield torch.device("cuda", local_rank) if use_gpu else torch.device("cpu")
+    finally:
+        dist.destroy_process_group()
 
 
 def processes_to_launch(n_gpu: int, available: int) -> int:
     """How many processes train.py starts itself: one per GPU used, 1 means no launch."""
     if n_gpu > available > 0:
-        logging.getLogger("device").warning(
-            "n_gpu is %d but only %d GPU(s) are available: using %d.", n_gpu, available, available
-        )
+        logger.warning("n_gpu is %d but only %d GPU(s) are available.", n_gpu, available)
     return max(1, min(n_gpu, available))
 
 
@@ -99,10 +94,11 @@ def broadcast(value: Any) -> Any:
     return box[0]
 
 
-def max_across(value: float, device: torch.device) -> float:
+def max_across(value: float) -> float:
     """The largest of every process's ``value`` (e.g. a stop request)."""
     if not is_distributed():
         return value
+    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
     tensor = torch.tensor(float(value), device=device)
     dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
     return tensor.item()
@@ -115,8 +111,3 @@ def mean_across(value: torch.Tensor) -> torch.Tensor:
     value = value.detach().clone()
     dist.all_reduce(value, op=dist.ReduceOp.SUM)
     return value / world_size()
-
-
-def cleanup() -> None:
-    if is_distributed():
-        dist.destroy_process_group()
