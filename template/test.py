@@ -4,13 +4,12 @@ Prints the loss and metrics and writes them to ``test_metrics.json`` beside the 
 the task's figures (model/figures.py) as PNG files.
 """
 
-import argparse
 import logging
 
 import torch
 
 from model.figures import Figures
-from parse_config import ConfigParser, run_cli
+from parse_config import ConfigParser, cli_parser, run_cli
 from trainer import evaluate
 from utils import distributed
 from utils.checkpoint import load_checkpoint, load_weights
@@ -50,17 +49,9 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device) -> None:
 
 def cli(argv: list[str] | None = None) -> None:
     """The command line: ``argv`` defaults to ``sys.argv[1:]``."""
-    parser = argparse.ArgumentParser(description="Evaluate a checkpoint on the test split.")
-    parser.add_argument(
-        "-c", "--config", help="config file whose values replace the checkpoint's (optional)"
+    run_cli(
+        cli_parser("Evaluate a checkpoint on the test split.", checkpoint_required=True), main, argv
     )
-    parser.add_argument(
-        "-r", "--resume", required=True, help="checkpoint to evaluate, or a run folder"
-    )
-    parser.add_argument(
-        "-d", "--device", help="indices of GPUs to use, e.g. 2,3 (sets CUDA_VISIBLE_DEVICES)"
-    )
-    run_cli(parser, main, argv=argv)
 
 
 if __name__ == "__main__":

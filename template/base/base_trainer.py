@@ -21,9 +21,8 @@ from utils.util import InputError, TrainingInterrupted, result_lines
 class BaseTrainer(ABC):
     """Runs epochs, keeps the best model by ``trainer.monitor`` and saves checkpoints.
 
-    Subclasses implement ``_train_epoch(epoch)``, which returns the epoch's results as a dict;
-    every key in it is logged and can be monitored. Nothing is written to disk before ``train()``.
-    ``config`` is a ConfigParser, whose values were checked when it was read.
+    Subclasses implement ``_train_epoch(epoch)``, which returns the epoch's results: every key is
+    logged and can be monitored. Nothing is written to disk before ``train()``.
     """
 
     def __init__(
@@ -46,10 +45,8 @@ class BaseTrainer(ABC):
 
     @abstractmethod
     def _train_epoch(self, epoch: int) -> dict[str, float]:
-        """Train one epoch and return its results (loss, metrics, validation results).
-
-        Call ``self._stop_if_requested(epoch, batch)`` after each optimisation step.
-        """
+        """Train one epoch and return its results; call ``self._stop_if_requested(epoch, batch)``
+        after each optimisation step."""
 
     def train(self) -> None:
         """Train from where the run stands to ``trainer.epochs``, stopping early if asked to."""
@@ -95,15 +92,12 @@ class BaseTrainer(ABC):
                 f"trainer.monitor: {self.monitor_metric!r} is never logged; "
                 f"choose one of {', '.join(k for k in log if k != 'epoch')}"
             )
-        value = log[self.monitor_metric]
-        improved = (
-            value < self.monitor_best if self.monitor_mode == "min" else value > self.monitor_best
-        )
-        if improved:
-            self.monitor_best, self.not_improved = value, 0
-        else:
-            self.not_improved += 1
-        return improved
+        sign = 1 if self.monitor_mode == "max" else -1
+        if sign * log[self.monitor_metric] > sign * self.monitor_best:
+            self.monitor_best, self.not_improved = log[self.monitor_metric], 0
+            return True
+        self.not_improved += 1
+        return False
 
     @contextmanager
     def _stop_on_signals(self) -> Iterator[None]:

@@ -1,9 +1,7 @@
 """Config handling: overrides, custom flags, object construction and their error messages."""
 
-import argparse
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
@@ -12,7 +10,7 @@ import torch
 import model.loss
 import model.model
 import train
-from parse_config import CliOption, ConfigParser, parse_override, set_by_path
+from parse_config import ConfigParser, parse_override, set_by_path
 from tests.conftest import PROJECT
 from utils.util import InputError, read_json
 
@@ -92,7 +90,11 @@ def test_init_obj_builds_with_config_args_and_kwargs_win():
         ("trainer.monitor", "maximum val_loss", "trainer.monitor: must be 'min METRIC', 'max"),
         ("n_gpu", -1, "n_gpu: must be an integer >= 0, got -1"),
         ("data_loader.args.batch_size", 0, "data_loader.args.batch_size: must be an integer >= 1"),
-        ("data_loader.args.validation_split", 1.5, "validation_split: must be a fraction in [0, 1)"),
+        (
+            "data_loader.args.validation_split",
+            1.5,
+            "validation_split: must be a fraction in [0, 1)",
+        ),
         ("lr_scheduler.interval", "batch", "lr_scheduler.interval: must be one of step, epoch"),
         ("lr_scheduler.type", "Cosine", "lr_scheduler.type: unknown 'Cosine'"),
         ("optimizer.args", [], "optimizer: must be an object with type and args"),
@@ -153,16 +155,13 @@ def test_invalid_json_names_line_and_column(tmp_path: Path):
         read_json(path)
 
 
-def test_from_args_applies_flags_overrides_and_device(tmp_path: Path, monkeypatch):
+def test_flags_overrides_and_device_reach_the_config(tmp_path: Path, monkeypatch):
     path = tmp_path / "config.json"
     path.write_text(json.dumps(project_config()))
-    argv = ["train.py", "-c", str(path), "-d", "2,3", "--lr", "0.5", "trainer.epochs=1"]
-    monkeypatch.setattr(sys, "argv", argv)
     monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-c", "--config")
-    parser.add_argument("-r", "--resume")
-    parser.add_argument("-d", "--device")
-    parsed = ConfigParser.from_args(parser, [CliOption(("--lr",), float, "optimizer.args.lr")])
-    assert parsed["optimizer"]["args"]["lr"] == 0.5 and parsed["trainer"]["epochs"] == 1
+    parsed = []
+    monkeypatch.setattr(train, "main", parsed.append)
+    train.cli(["-c", str(path), "-d", "2,3", "--lr", "0.5", "trainer.epochs=1", "--bs", "7"])
+    assert parsed[0]["optimizer"]["args"]["lr"] == 0.5 and parsed[0]["trainer"]["epochs"] == 1
+    assert parsed[0]["data_loader"]["args"]["batch_size"] == 7
     assert os.environ["CUDA_VISIBLE_DEVICES"] == "2,3"

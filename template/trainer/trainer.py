@@ -21,18 +21,15 @@ from utils.metric_tracker import MetricTracker
 from utils.util import InputError, inf_loop, rng_state, set_rng_state
 
 Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-Observer = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None]
 AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class Trainer(BaseTrainer):
     """Trains ``model`` on ``data_loader``, validating on ``valid_data_loader`` after each epoch.
 
-    With ``trainer.len_epoch`` set, an epoch is that many batches drawn from an endless loop over
-    the data; otherwise it is one pass. ``trainer.amp``, ``grad_accum_steps``, ``grad_clip`` and
-    ``compile`` shape each step; under torchrun the model is wrapped in DistributedDataParallel.
-    ``figures`` makes the task's figure collector (model/figures.py); its figures of the validation
-    data go to the writer every ``trainer.figure_period`` epochs and after the last one.
+    An epoch is one pass over the data, or ``trainer.len_epoch`` batches of an endless loop over
+    it. ``figures`` makes the task's figure collector (model/figures.py), used every
+    ``trainer.figure_period`` epochs and after the last one.
     """
 
     def __init__(
@@ -218,7 +215,7 @@ def evaluate(
     criterion: Criterion,
     tracker: MetricTracker,
     device: torch.device,
-    observe: Observer | None = None,
+    observe: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> dict[str, Any]:
     """Loss and metrics of ``model`` over all of ``data_loader``, in eval mode.
 

@@ -1,6 +1,5 @@
 """Checkpoint files: plain data written atomically, read back with weights_only=True."""
 
-import os
 import pickle
 import re
 from pathlib import Path
@@ -9,19 +8,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from utils.util import InputError
+from utils.util import InputError, atomic_open
 
 CHECKPOINT_KEYS = ("arch", "epoch", "state_dict", "optimizer", "config")
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """Save atomically: a crash mid-write leaves the previous file intact, never a truncated one."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("wb") as handle:
+    with atomic_open(path, "wb") as handle:
         torch.save(state, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
@@ -50,8 +45,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
 
 
 def unreadable(path: Path, err: Exception) -> InputError:
-    lines = str(err).strip().splitlines()
-    reason = f"{type(err).__name__}: {lines[-1]}" if lines else type(err).__name__
+    reason = ": ".join([type(err).__name__, *str(err).strip().splitlines()[-1:]])
     return InputError(
         f"{path}: not a readable checkpoint, the file is truncated or corrupt ({reason[:120]})"
     )

@@ -5,10 +5,8 @@ from torchmetrics import Metric, MetricCollection
 
 
 class WeightedMean(Metric):
-    """Mean of per-batch values weighted by batch size, with no host sync per batch.
-
-    (torchmetrics' MeanMetric either checks every value for NaN, which syncs, or ignores weights.)
-    """
+    """Mean of per-batch values weighted by batch size, with no host sync per batch
+    (torchmetrics' MeanMetric either checks every value for NaN, which syncs, or drops weights)."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -32,8 +30,8 @@ class MetricTracker:
 
     def __init__(self, metrics: dict[str, Metric], prefix: str = ""):
         self.prefix = prefix
+        self.names = ["loss", *metrics]  # MetricCollection sorts its keys; results keep this order
         self.loss = WeightedMean()
-        self.names = list(metrics)  # MetricCollection sorts its keys; results keep config order
         self.metrics = MetricCollection({name: metric.clone() for name, metric in metrics.items()})
 
     def to(self, device: torch.device) -> "MetricTracker":
@@ -65,6 +63,5 @@ class MetricTracker:
         return {"loss": self.loss, **dict(self.metrics.items(keep_base=True, copy_state=False))}
 
     def result(self) -> dict[str, float]:
-        computed = self.metrics.compute()
-        values = {"loss": self.loss.compute(), **{name: computed[name] for name in self.names}}
-        return {self.prefix + name: value.item() for name, value in values.items()}
+        values = {"loss": self.loss.compute(), **self.metrics.compute()}
+        return {self.prefix + name: values[name].item() for name in self.names}

@@ -4,20 +4,18 @@ import json
 import os
 import random
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from itertools import repeat
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
 
 
 class InputError(Exception):
-    """Bad configuration, command line or file.
-
-    The message is one line that names the culprit (key path, file, value) and how to fix it;
-    train.py and test.py print it without a traceback.
-    """
+    """Bad config, command line or file: a one-line message naming the culprit and the fix,
+    printed without a traceback."""
 
 
 class TrainingInterrupted(Exception):
@@ -28,12 +26,23 @@ class TrainingInterrupted(Exception):
         self.exit_code = 128 + signum
 
 
+@contextmanager
+def atomic_open(path: Path, mode: str = "w") -> Iterator[IO]:
+    """Write to a temporary file renamed to ``path`` at the end: readers (and a crash) see the
+    old file or the new one, never half of one."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open(mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
 def read_json(path: str | Path) -> Any:
     """Read a JSON file; a syntax error names the file, line and column."""
     path = Path(path)
     try:
-        with path.open(encoding="utf-8") as handle:
-            return json.load(handle)
+        return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise InputError(f"{path}: file not found; check the path") from None
     except OSError as err:
@@ -44,14 +53,9 @@ def read_json(path: str | Path) -> Any:
         ) from None
 
 
-def write_json(content: Any, path: str | Path) -> None:
-    """Write JSON atomically: readers see the old file or the new one, never half of one."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open("w", encoding="utf-8") as handle:
-        json.dump(content, handle, indent=4)
-        handle.write("\n")
-    os.replace(tmp, path)
+def write_json(content: Any, path: Path) -> None:
+    with atomic_open(path) as handle:
+        handle.write(json.dumps(content, indent=4) + "\n")
 
 
 def result_lines(results: dict[str, Any]) -> list[str]:
@@ -75,16 +79,10 @@ def seed_everything(seed: int) -> None:
 
 def rng_state() -> dict[str, Any]:
     """The state of every random generator, as plain data a checkpoint can hold."""
-    name, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    name, keys, *rest = np.random.get_state()
     return {
         "python": random.getstate(),
-        "numpy": [
-            name,
-            torch.from_numpy(keys.astype(np.int64)),
-            position,
-            has_gauss,
-            cached_gaussian,
-        ],
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), *rest],
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
@@ -93,10 +91,8 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore the generators saved by ``rng_state``, so a resumed run draws the same numbers."""
     random.setstate(state["python"])
-    name, keys, position, has_gauss, cached_gaussian = state["numpy"]
-    np.random.set_state(
-        (name, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian)
-    )
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])

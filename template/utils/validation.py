@@ -1,5 +1,5 @@
-"""Checks for config values: each one is checked once, when the config is read (parse_config.py),
-so that a bad value fails with its key path before anything is built or written."""
+"""Every value of config.json is checked here, once, when the config is read: a bad one fails
+with its key path before anything is built or written, and the code then reads it unchecked."""
 
 import difflib
 import inspect
@@ -9,29 +9,17 @@ from typing import Any
 
 from utils.util import InputError
 
-# a rule: what the value must be, in words, and the test of a value
-Rule = tuple[str, Callable[[Any], bool]]
-
-
-def is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+Rule = tuple[str, Callable[[Any], bool]]  # what a value must be, in words, and its test
 
 
 def integer(low: int) -> Rule:
-    return f"an integer >= {low}", lambda v: is_int(v) and v >= low
-
-
-def number(low: float) -> Rule:
-    return f"a number >= {low}", lambda v: is_number(v) and v >= low
+    return f"an integer >= {low}", lambda v: type(v) is int and v >= low
 
 
 def one_of(*choices: Any) -> Rule:
-    return f"one of {', '.join(map(str, choices))}", lambda v: any(
-        v == c and type(v) is type(c) for c in choices
+    return (
+        f"one of {', '.join(map(str, choices))}",
+        lambda v: (type(v), v) in {(type(c), c) for c in choices},
     )
 
 
@@ -39,33 +27,96 @@ def optional(rule: Rule) -> Rule:
     return f"{rule[0]} or null", lambda v: v is None or rule[1](v)
 
 
-BOOLEAN: Rule = ("true or false", lambda v: isinstance(v, bool))
+BOOLEAN: Rule = ("true or false", lambda v: type(v) is bool)
 TEXT: Rule = ("a non-empty string", lambda v: isinstance(v, str) and v != "")
-FRACTION_OR_COUNT: Rule = (
-    "a fraction in [0, 1) like 0.1 or a sample count >= 0",
-    lambda v: (isinstance(v, float) and 0 <= v < 1) or (is_int(v) and v >= 0),
-)
 MONITOR: Rule = (
     "'min METRIC', 'max METRIC' or 'off' (e.g. 'min val_loss')",
     lambda v: (
         v == "off"
-        or (isinstance(v, str) and len(v.split()) == 2 and v.split()[0] in ("min", "max"))
+        or (isinstance(v, str) and v.split()[0:1] in (["min"], ["max"]))
+        and len(v.split()) == 2
     ),
 )
+RULES: dict[str, Rule] = {
+    "name": TEXT,
+    "n_gpu": integer(0),
+    "seed": integer(0),
+    "metrics": ("a list of metric names", lambda v: isinstance(v, list)),
+    "trainer.epochs": integer(1),
+    "trainer.len_epoch": optional(integer(1)),
+    "trainer.save_dir": TEXT,
+    "trainer.save_period": integer(1),
+    "trainer.keep_last": integer(0),
+    "trainer.verbosity": one_of(0, 1, 2),
+    "trainer.monitor": MONITOR,
+    "trainer.early_stop": integer(0),
+    "trainer.amp": one_of("off", "bf16", "fp16"),
+    "trainer.grad_accum_steps": integer(1),
+    "trainer.grad_clip": ("a number >= 0", lambda v: type(v) in (int, float) and v >= 0),
+    "trainer.compile": BOOLEAN,
+    "trainer.figure_period": integer(0),
+}
+LOADER_RULES: dict[str, Rule] = {  # data loader arguments, checked when the config sets them
+    "batch_size": integer(1),
+    "shuffle": BOOLEAN,
+    "validation_split": (
+        "a fraction in [0, 1) like 0.1 or a sample count >= 0",
+        lambda v: (type(v) is float and 0 <= v < 1) or (type(v) is int and v >= 0),
+    ),
+    "num_workers": integer(0),
+}
+SECTION: Rule = ("an object with type and args", lambda v: "type" in v and type(v["args"]) is dict)
+
+
+def validate(
+    config: dict[str, Any], sections: dict[str, tuple[ModuleType, int]], metrics: ModuleType
+) -> None:
+    """Check every value the code reads; ``sections`` name where each ``type`` is looked up and
+    how many positional arguments the code passes before the config's ``args``."""
+    for path, rule in RULES.items():
+        check(get(config, path), rule, path)
+    for i, name in enumerate(config["metrics"]):
+        lookup(metrics, name, f"metrics[{i}]")
+    for name, (module, n_positional) in sections.items():
+        section = get(config, name)
+        if section is None and name == "lr_scheduler":  # null: no scheduler
+            continue
+        check(section, SECTION, name)
+        factory = lookup(module, section["type"], f"{name}.type")
+        check_arguments(factory, n_positional, section["args"], f"{name}.args")
+    for key, rule in LOADER_RULES.items():
+        if key in config["data_loader"]["args"]:
+            check(config["data_loader"]["args"][key], rule, f"data_loader.args.{key}")
+    if config["lr_scheduler"] is not None:
+        check(
+            get(config, "lr_scheduler.interval"), one_of("step", "epoch"), "lr_scheduler.interval"
+        )
+
+
+def get(config: dict[str, Any], path: str) -> Any:
+    """``config['a']['b']`` for ``'a.b'``; a missing key is an error that names it."""
+    node: Any = config
+    for depth, part in enumerate(path.split(".")):
+        if not isinstance(node, dict) or part not in node:
+            where = ".".join(path.split(".")[: depth + 1])
+            raise InputError(f"{where}: missing in the config; add it (see config.json)")
+        node = node[part]
+    return node
 
 
 def check(value: Any, rule: Rule, key_path: str) -> None:
-    """An error naming ``key_path`` unless ``value`` follows ``rule``."""
     expected, test = rule
-    if not test(value):
+    try:
+        valid = test(value)
+    except (TypeError, KeyError, AttributeError):  # e.g. a section that is a list, not an object
+        valid = False
+    if not valid:
         raise InputError(f"{key_path}: must be {expected}, got {value!r}")
 
 
 def lookup(module: ModuleType, name: Any, key_path: str) -> Any:
-    """``module.<name>`` if ``name`` is one of its choices, else an error listing them.
-
-    The choices are the module's ``__all__``, or else the public callables it defines itself.
-    """
+    """``module.<name>`` if ``name`` is one of its choices: its ``__all__``, or else the public
+    callables it defines itself (not those it imports)."""
     names = getattr(module, "__all__", None) or [
         n for n, v in vars(module).items() if getattr(v, "__module__", None) == module.__name__
     ]
