@@ -4,10 +4,9 @@ import logging
 import math
 import signal
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
+import torch
 from torch import nn
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
@@ -26,9 +25,15 @@ class BaseTrainer(ABC):
     """
 
     def __init__(
-        self, model: nn.Module, optimizer: Optimizer, config: Any, lr_scheduler: LRScheduler | None
+        self,
+        model: nn.Module,
+        optimizer: Optimizer,
+        config: Any,
+        device: torch.device,
+        lr_scheduler: LRScheduler | None,
     ):
         self.config = config
+        self.device = device
         self.settings = config["trainer"]
         self.logger = logging.getLogger("trainer")
         self.model = model
@@ -54,13 +59,16 @@ class BaseTrainer(ABC):
         if distributed.is_main():  # other DDP processes keep the base writer, which records nothing
             self.writer = create_writer(self.config)
         self.writer.log_config(self.config.config)
+        signals = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in signals}
         try:
-            with self._stop_on_signals():
-                for epoch in range(self.start_epoch, self.epochs + 1):
-                    if self._run_epoch(epoch):
-                        break
+            for epoch in range(self.start_epoch, self.epochs + 1):
+                if self._run_epoch(epoch):
+                    break
         finally:
             self.writer.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
 
     def _run_epoch(self, epoch: int) -> bool:
         """Train, log, monitor and checkpoint one epoch; True when training should stop."""
@@ -69,17 +77,17 @@ class BaseTrainer(ABC):
             self.logger.info(line)
         check_finite(log, epoch)
         improved = self._update_monitor(log)
-        if epoch % self.settings["save_period"] == 0 or self.stop_signal is not None:
+        if epoch % self.settings["save_period"] == 0:
             self._save_checkpoint(f"checkpoint-epoch{epoch}.pth", epoch)
             self._remove_old_checkpoints()
         if improved:
             self._save_checkpoint("model_best.pth", epoch)
             self.writer.log_best_model(self.config.save_dir / "model_best.pth")
-        if self.stop_signal is not None:
-            self._interrupt(f"checkpoint-epoch{epoch}.pth", f"after epoch {epoch}")
-        early_stop = self.settings["early_stop"]
-        if 0 < early_stop <= self.not_improved:
-            self.logger.info(f"Validation performance didn't improve for {early_stop} epochs.")
+        self._stop_if_requested(epoch)
+        if 0 < self.settings["early_stop"] <= self.not_improved:
+            self.logger.info(
+                f"Validation performance didn't improve for {self.not_improved} epochs."
+            )
             return True
         return False
 
@@ -99,38 +107,28 @@ class BaseTrainer(ABC):
         self.not_improved += 1
         return False
 
-    @contextmanager
-    def _stop_on_signals(self) -> Iterator[None]:
-        """Turn SIGINT/SIGTERM into a request to stop after the current step; twice: stop now."""
-
-        def request_stop(signum: int, frame: Any) -> None:
-            if self.stop_signal is not None:
-                raise KeyboardInterrupt
-            self.stop_signal = signum
-            self.logger.warning(
-                f"{signal.Signals(signum).name} received: stopping after this step "
-                "(send it again to stop at once, without a checkpoint)"
-            )
-
-        signals = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, request_stop) for sig in signals}
-        try:
-            yield
-        finally:
-            for sig, handler in previous.items():
-                signal.signal(sig, handler)
-
-    def _stop_if_requested(self, epoch: int, batch: int) -> None:
-        """After ``batch`` batches of ``epoch``: save where training stands and stop, if asked."""
-        if distributed.is_distributed():  # every process stops at the same step
-            self.stop_signal = int(distributed.max_across(self.stop_signal or 0)) or None
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        """SIGINT or SIGTERM: stop after the current step, with a checkpoint; twice: stop now."""
         if self.stop_signal is not None:
-            filename = f"checkpoint-epoch{epoch}-batch{batch}.pth"
-            self._save_checkpoint(filename, epoch, batch)
-            self._interrupt(filename, f"in epoch {epoch} after batch {batch}")
+            raise KeyboardInterrupt
+        self.stop_signal = signum
+        self.logger.warning(
+            f"{signal.Signals(signum).name} received: stopping after this step "
+            "(send it again to stop at once, without a checkpoint)"
+        )
 
-    def _interrupt(self, filename: str, where: str) -> None:
-        path = self.config.save_dir / filename
+    def _stop_if_requested(self, epoch: int, batch: int = 0) -> None:
+        """After ``batch`` batches of ``epoch`` (0: all of it): if asked to stop, save and stop."""
+        if distributed.is_distributed():  # every process stops at the same step
+            requested = torch.tensor(self.stop_signal or 0, device=self.device)
+            self.stop_signal = int(distributed.reduce(requested, "max")) or None
+        if self.stop_signal is None:
+            return
+        path = (
+            self.config.save_dir / f"checkpoint-epoch{epoch}{f'-batch{batch}' if batch else ''}.pth"
+        )
+        self._save_checkpoint(path.name, epoch, batch)
+        where = f"in epoch {epoch} after batch {batch}" if batch else f"after epoch {epoch}"
         message = (
             f"{signal.Signals(self.stop_signal).name}: training stopped {where}; saved {path}; "
             f"resume with: python train.py -r {path}"

@@ -45,7 +45,7 @@ class Trainer(BaseTrainer):
         lr_scheduler: LRScheduler | None = None,
         figures: Callable[[], Any] | None = None,
     ):
-        super().__init__(model, optimizer, config, lr_scheduler)
+        super().__init__(model, optimizer, config, device, lr_scheduler)
         if not isinstance(data_loader.batch_sampler, EpochBatchSampler):
             raise TypeError(
                 "Trainer needs a data loader whose batch_sampler is an EpochBatchSampler "
@@ -54,7 +54,6 @@ class Trainer(BaseTrainer):
             )
         self.sampler = data_loader.batch_sampler
         self.criterion = criterion
-        self.device = device
         self.valid_data_loader = valid_data_loader
         self.figures = figures
         self.len_epoch = self.settings["len_epoch"] or len(data_loader)
@@ -156,7 +155,7 @@ class Trainer(BaseTrainer):
 
     def _log_progress(self, epoch: int, batch_idx: int, loss: torch.Tensor, progress: tqdm) -> None:
         # the mean over processes: every process sees the same value and makes the same decision
-        loss_value = distributed.mean_across(loss).item()
+        loss_value = distributed.reduce(loss, "mean").item()
         if not math.isfinite(loss_value):
             raise InputError(
                 f"loss is {loss_value} in epoch {epoch} at batch {batch_idx + 1}: training "

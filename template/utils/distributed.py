@@ -1,8 +1,7 @@
-"""Distributed data parallel plumbing: one process per GPU (or CPU processes with gloo).
+"""Distributed data parallel plumbing: one process per GPU, or CPU processes with gloo.
 
-Processes come from torchrun (``torchrun --nproc_per_node=N train.py ...``, single- or multi-node)
-or, for ``n_gpu > 1`` on one machine, from train.py itself through torch's elastic launcher.
-Every helper here works unchanged in a plain single process.
+Processes come from torchrun (single- or multi-node) or, for ``n_gpu > 1`` on one machine, from
+train.py itself through torch's elastic launcher. Every helper works in a plain process too.
 """
 
 import logging
@@ -15,8 +14,6 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
-
-logger = logging.getLogger("device")
 
 
 def launched_by_torchrun() -> bool:
@@ -44,19 +41,22 @@ def is_main() -> bool:
 def session(n_gpu: int) -> Iterator[torch.device]:
     """This process's device; under torchrun, joined to the process group until the end."""
     use_gpu = n_gpu > 0 and torch.cuda.is_available()
-    if n_gpu > 0 and not use_gpu and int(os.environ.get("LOCAL_RANK", 0)) == 0:
-        logger.warning("n_gpu is %d but no GPU is available: using the CPU.", n_gpu)
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    if n_gpu > 0 and not use_gpu and local_rank == 0:
+        logging.getLogger("device").warning(
+            "n_gpu is %d but no GPU is available: using the CPU.", n_gpu
+        )
+    device = torch.device("cuda", local_rank) if use_gpu else torch.device("cpu")
     if not launched_by_torchrun():
-        yield torch.device("cuda:0" if use_gpu else "cpu")
+        yield device
         return
-    local_rank = int(os.environ["LOCAL_RANK"])
     if use_gpu:
-        torch.cuda.set_device(local_rank)
+        torch.cuda.set_device(device)
     dist.init_process_group("nccl" if use_gpu else "gloo")
     if rank() != 0:  # the main process speaks for all
         logging.getLogger().setLevel(logging.WARNING)
     try:
-        yield torch.device("cuda", local_rank) if use_gpu else torch.device("cpu")
+        yield device
     finally:
         dist.destroy_process_group()
 
@@ -64,7 +64,9 @@ def session(n_gpu: int) -> Iterator[torch.device]:
 def processes_to_launch(n_gpu: int, available: int) -> int:
     """How many processes train.py starts itself: one per GPU used, 1 means no launch."""
     if n_gpu > available > 0:
-        logger.warning("n_gpu is %d but only %d GPU(s) are available.", n_gpu, available)
+        logging.getLogger("device").warning(
+            "n_gpu is %d but only %d GPU(s) are available.", n_gpu, available
+        )
     return max(1, min(n_gpu, available))
 
 
@@ -74,9 +76,9 @@ def launch(n_processes: int, script: str, argv: list[str]) -> None:
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=n_processes,
+        1,
+        1,
+        n_processes,
         run_id=str(uuid.uuid4()),
         rdzv_backend="c10d",
         rdzv_endpoint="localhost:0",
@@ -87,27 +89,16 @@ def launch(n_processes: int, script: str, argv: list[str]) -> None:
 
 def broadcast(value: Any) -> Any:
     """The main process's ``value``, in every process."""
-    if not is_distributed():
-        return value
     box = [value]
-    dist.broadcast_object_list(box, src=0)
+    if is_distributed():
+        dist.broadcast_object_list(box, src=0)
     return box[0]
 
 
-def max_across(value: float) -> float:
-    """The largest of every process's ``value`` (e.g. a stop request)."""
-    if not is_distributed():
-        return value
-    device = "cuda" if dist.get_backend() == "nccl" else "cpu"
-    tensor = torch.tensor(float(value), device=device)
-    dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
-    return tensor.item()
-
-
-def mean_across(value: torch.Tensor) -> torch.Tensor:
-    """The mean of every process's ``value``."""
+def reduce(value: torch.Tensor, op: str) -> torch.Tensor:
+    """``'mean'`` or ``'max'`` of every process's ``value`` (on this process's device)."""
     if not is_distributed():
         return value
     value = value.detach().clone()
-    dist.all_reduce(value, op=dist.ReduceOp.SUM)
-    return value / world_size()
+    dist.all_reduce(value, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
+    return value / world_size() if op == "mean" else value
