@@ -14,8 +14,10 @@ import zlib
 from pathlib import Path
 
 import torch
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from base.base_data_loader import BaseDataLoader, BatchDataset, keep_batch
 from utils import InputError
 
 MIRRORS = (
@@ -29,6 +31,52 @@ FILES = {  # name: MD5 of the .gz file
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 IDX_UINT8 = 0x08
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def normalise(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixel values 0..255 as floats of mean 0 and deviation 1 over MNIST."""
+    return pixels.div(255.0).sub_(MNIST_MEAN).div_(MNIST_STD)
+
+
+class MnistDataset(BatchDataset):
+    """MNIST images (B, 1, 28, 28), normalised, and their classes; task datasets derive from it."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitems__(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return normalise(self.images[indices].unsqueeze(1)), self.labels[indices]
+
+
+class MnistDataLoader(BaseDataLoader):
+    """MNIST train split (with a validation hold-out) or, with ``training=False``, test split.
+
+    Task loaders derive from it and override ``make_dataset``, so that all of them pass
+    ``training`` on: under DDP, each test sample is then evaluated exactly once.
+    """
+
+    def __init__(
+        self,
+        data_dir: str,
+        batch_size: int,
+        shuffle: bool = True,
+        validation_split: float | int = 0.0,
+        num_workers: int = 0,
+        training: bool = True,
+        download: bool = True,
+    ):
+        images, labels = load_mnist(data_dir, train=training, download=download)
+        dataset = self.make_dataset(images, labels)
+        super().__init__(
+            dataset, batch_size, shuffle, validation_split, num_workers, keep_batch, training
+        )
+
+    def make_dataset(self, images: torch.Tensor, labels: torch.Tensor) -> Dataset:
+        return MnistDataset(images, labels)
 
 
 def load_mnist(

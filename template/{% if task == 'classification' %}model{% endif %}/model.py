@@ -5,10 +5,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from base import BaseModel
+from model.blocks import digit_features
+
+__all__ = ["MnistModel", "MnistNet"]
 
 
 class MnistModel(BaseModel):
-    """The LeNet-style model of the original pytorch-template, unchanged; pair it with nll_loss."""
+    """The LeNet-style model of the original pytorch-template; pair it with nll_loss."""
 
     def __init__(self, num_classes: int = 10):
         super().__init__()
@@ -21,23 +24,8 @@ class MnistModel(BaseModel):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(F.max_pool2d(self.conv1(x), 2))
         x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
-        x = x.view(-1, 320)
-        x = F.relu(self.fc1(x))
-        x = F.dropout(x, training=self.training)
-        x = self.fc2(x)
-        return F.log_softmax(x, dim=1)
-
-
-def conv_pool_bn_relu(
-    in_channels: int, out_channels: int, kernel_size: int, padding: int
-) -> list[nn.Module]:
-    """Convolution, then 2x2 max pooling, so that BatchNorm and ReLU work on a 4x smaller map."""
-    return [
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
-        nn.MaxPool2d(2),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    ]
+        x = F.dropout(F.relu(self.fc1(x.flatten(1))), training=self.training)
+        return F.log_softmax(self.fc2(x), dim=1)
 
 
 class MnistNet(BaseModel):
@@ -49,11 +37,7 @@ class MnistNet(BaseModel):
 
     def __init__(self, num_classes: int = 10, width: int = 12):
         super().__init__()
-        self.features = nn.Sequential(
-            *conv_pool_bn_relu(1, width, kernel_size=5, padding=0),  # 28 -> 24 -> 12
-            *conv_pool_bn_relu(width, 2 * width, kernel_size=3, padding=1),  # 6
-            *conv_pool_bn_relu(2 * width, 4 * width, kernel_size=3, padding=1),  # 3
-        )
+        self.features = digit_features(width)
         self.classifier = nn.Linear(4 * width * 3 * 3, num_classes)
         self.to(memory_format=torch.channels_last)
 

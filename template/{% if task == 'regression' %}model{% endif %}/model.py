@@ -4,18 +4,9 @@ import torch
 from torch import nn
 
 from base import BaseModel
+from model.blocks import digit_features
 
-
-def conv_pool_bn_relu(
-    in_channels: int, out_channels: int, kernel_size: int, padding: int
-) -> list[nn.Module]:
-    """Convolution, then 2x2 max pooling, so that BatchNorm and ReLU work on a 4x smaller map."""
-    return [
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
-        nn.MaxPool2d(2),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    ]
+__all__ = ["AngleNet"]
 
 
 class AngleNet(BaseModel):
@@ -29,11 +20,7 @@ class AngleNet(BaseModel):
     def __init__(self, width: int = 16, output_scale: float = 45.0):
         super().__init__()
         self.output_scale = output_scale
-        self.features = nn.Sequential(
-            *conv_pool_bn_relu(1, width, kernel_size=5, padding=0),  # 28 -> 24 -> 12
-            *conv_pool_bn_relu(width, 2 * width, kernel_size=3, padding=1),  # 6
-            *conv_pool_bn_relu(2 * width, 4 * width, kernel_size=3, padding=1),  # 3
-        )
+        self.features = digit_features(width)
         self.regressor = nn.Sequential(
             nn.Linear(4 * width * 3 * 3, 64), nn.ReLU(inplace=True), nn.Linear(64, 1)
         )

@@ -1,0 +1,24 @@
+"""Regression metrics, named in config.json's ``metrics`` list.
+
+Each returns a torchmetrics object whose state is sums (of errors, squares, targets), so every
+value is exact over a whole epoch, however it was split into batches.
+"""
+
+from torchmetrics import Metric, regression
+
+__all__ = ["mae", "rmse", "r2"]
+
+
+def mae() -> Metric:
+    """Mean absolute error, in degrees."""
+    return regression.MeanAbsoluteError()
+
+
+def rmse() -> Metric:
+    """Root of the mean squared error, in degrees."""
+    return regression.MeanSquaredError(squared=False)
+
+
+def r2() -> Metric:
+    """Coefficient of determination: 1 - squared error / variance of the targets."""
+    return regression.R2Score()
