@@ -1,4 +1,4 @@
-"""Base class of data loaders: batching, shuffling and the validation split."""
+"""Base class of data loaders: batching, per-pass shuffling, the validation split, DDP shards."""
 
 import math
 from collections.abc import Callable, Iterator
@@ -13,26 +13,21 @@ from utils.distributed import rank, world_size
 
 
 def keep_batch(batch: Any) -> Any:
-    """``collate_fn`` for datasets whose ``__getitems__`` already returns a whole batch."""
+    """``collate_fn`` for a BatchDataset, whose ``__getitems__`` returns a whole batch."""
     return batch
 
 
 class BatchDataset(Dataset):
-    """A dataset whose ``__getitems__(indices)`` builds a whole batch in a few tensor ops: with
-    ``keep_batch`` as collate_fn, the fastest way to feed data held in memory."""
+    """Builds a whole batch in ``__getitems__(indices)``: the fastest way to feed data in memory."""
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         return tuple(part[0] for part in self.__getitems__(torch.tensor([index])))
 
 
 class EpochBatchSampler(Sampler[torch.Tensor]):
-    """This process's batches of ``indices``, reshuffled on every pass from ``seed``.
-
-    The order of every pass follows from ``seed`` and its number, so a run is repeatable and its
-    data position is two integers: the seed and how many batches were consumed in all. Under DDP
-    each process takes every ``world_size``-th index of the pass; ``even`` cuts these shards to one
-    length, so that training processes step together (evaluation keeps every sample once).
-    """
+    """This process's batches of ``indices``, pass ``p`` shuffled with seed ``seed + p``: a run's
+    data position is two integers. Under DDP each process takes every ``world_size``-th index;
+    ``even`` cuts the shards to one length, so that training processes step together."""
 
     def __init__(
         self, indices: torch.Tensor, batch_size: int, shuffle: bool, seed: int, even: bool = True
@@ -41,8 +36,7 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
         self.rank, self.world_size = rank(), world_size()
         mine = len(indices[self.rank :: self.world_size])
         self.shard_size = len(indices) // self.world_size if even else mine
-        self.passes = 0  # passes started
-        self.skip = 0  # batches of the next pass that were consumed before a resume
+        self.passes, self.skip = 0, 0  # passes started; batches of the next one already consumed
 
     def set_position(self, seed: int, batches_consumed: int) -> None:
         """Continue as a sampler with ``seed`` after ``batches_consumed`` batches would."""
@@ -64,13 +58,9 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
 
 
 class BaseDataLoader(DataLoader):
-    """A DataLoader that can hold out part of its dataset for validation.
-
-    ``validation_split`` is a fraction or a number of samples, the same ones on every run;
-    ``split_validation()`` returns a loader over them (None when there are none). ``batch_size`` is
-    per process under DDP. With ``training=False`` (evaluation data) every process keeps all of its
-    shard, so that metrics count each sample exactly once.
-    """
+    """A DataLoader that holds out ``validation_split`` (a fraction or a count) of its dataset, the
+    same samples on every run, for ``split_validation()``. ``batch_size`` is per process; with
+    ``training=False`` every DDP process keeps all of its shard, so each sample counts once."""
 
     def __init__(
         self,
@@ -85,15 +75,8 @@ class BaseDataLoader(DataLoader):
         train_idx, self.valid_idx = split_indices(len(dataset), validation_split)
         # the shuffling seed comes from torch's global generator, which the config's seed sets
         seed = int(torch.randint(0, 2**62, (1,)).item())
-        super().__init__(
-            dataset,
-            batch_sampler=EpochBatchSampler(train_idx, batch_size, shuffle, seed, even=training),
-            num_workers=num_workers,
-            collate_fn=collate_fn,
-            pin_memory=torch.cuda.is_available(),
-            # its own generator: starting an epoch then draws nothing from the global one
-            generator=torch.Generator().manual_seed(seed),
-        )
+        sampler = EpochBatchSampler(train_idx, batch_size, shuffle, seed, even=training)
+        super().__init__(dataset, **loader_args(sampler, num_workers, collate_fn, seed))
 
     def split_validation(self) -> DataLoader | None:
         """A loader over the held-out samples, in a fixed order; None if there are none."""
@@ -102,17 +85,24 @@ class BaseDataLoader(DataLoader):
         batch_size = self.batch_sampler.batch_size
         sampler = EpochBatchSampler(self.valid_idx, batch_size, shuffle=False, seed=0, even=False)
         return DataLoader(
-            self.dataset,
-            batch_sampler=sampler,
-            num_workers=self.num_workers,
-            collate_fn=self.collate_fn,
-            pin_memory=self.pin_memory,
-            generator=torch.Generator().manual_seed(0),
+            self.dataset, **loader_args(sampler, self.num_workers, self.collate_fn, 0)
         )
 
 
+def loader_args(sampler: Sampler, num_workers: int, collate_fn: Callable, seed: int) -> dict:
+    """With its own generator, starting an epoch draws nothing from the global one."""
+    pin_memory, generator = torch.cuda.is_available(), torch.Generator().manual_seed(seed)
+    return dict(
+        batch_sampler=sampler,
+        num_workers=num_workers,
+        collate_fn=collate_fn,
+        pin_memory=pin_memory,
+        generator=generator,
+    )
+
+
 def split_indices(n_samples: int, split: float | int) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Training and validation indices; the config's types and ranges are checked before."""
+    """Training and validation indices; the types and ranges were checked with the config."""
     n_valid = int(n_samples * split) if isinstance(split, float) else split
     if not 0 <= n_valid < n_samples:
         raise InputError(

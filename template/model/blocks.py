@@ -6,8 +6,7 @@ from torch import nn
 def conv_bn_relu(
     in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 1, pool: bool = False
 ) -> list[nn.Module]:
-    """Convolution, BatchNorm and ReLU; ``pool`` puts a 2x2 max pooling right after the
-    convolution, so that BatchNorm and ReLU work on a 4x smaller map."""
+    """Convolution, BatchNorm, ReLU; ``pool``: 2x2 max pooling first, so both work on 4x less."""
     return [
         nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
         *([nn.MaxPool2d(2)] if pool else []),

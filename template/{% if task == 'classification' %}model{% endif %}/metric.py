@@ -1,8 +1,4 @@
-"""Classification metrics, named in config.json's ``metrics`` list.
-
-Each returns a torchmetrics object whose state is counts (true and false positives per class), so
-every value is exact over a whole epoch, however it was split into batches.
-"""
+"""Metrics for config.json's ``metrics``: torchmetrics counts, so exact over a whole epoch."""
 
 from torchmetrics import Metric, classification
 

@@ -1,11 +1,12 @@
 """Rotated MNIST digits with their rotation angle, in degrees, as the target."""
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
 
-from data_loader.mnist import MnistDataLoader, MnistDataset, normalise
+from data_loader.mnist import MnistDataset, MnistSplitLoader, normalise
 
 __all__ = ["RotatedMnistDataLoader"]
 
@@ -45,9 +46,8 @@ class RotatedMnistDataset(MnistDataset):
         return normalise(rotate(self.images[indices].unsqueeze(1).float(), angles)), angles
 
 
-class RotatedMnistDataLoader(MnistDataLoader):
-    """Rotated digits of the MNIST train split (with a validation hold-out) or, with
-    ``training=False``, of the test split."""
+class RotatedMnistDataLoader(MnistSplitLoader):
+    """Rotated MNIST digits and their angles."""
 
     def __init__(
         self,
@@ -61,10 +61,6 @@ class RotatedMnistDataLoader(MnistDataLoader):
         max_angle: float = 45.0,
         angle_seed: int = 0,
     ):
-        self.max_angle, self.angle_seed = max_angle, angle_seed
-        super().__init__(
-            data_dir, batch_size, shuffle, validation_split, num_workers, training, download
-        )
-
-    def make_dataset(self, images: torch.Tensor, labels: torch.Tensor) -> RotatedMnistDataset:
-        return RotatedMnistDataset(images, labels, self.max_angle, self.angle_seed)
+        loader_args = batch_size, shuffle, validation_split, num_workers
+        dataset = functools.partial(RotatedMnistDataset, max_angle=max_angle, angle_seed=angle_seed)
+        super().__init__(dataset, data_dir, training, download, *loader_args)

@@ -1,8 +1,4 @@
-"""Regression metrics, named in config.json's ``metrics`` list.
-
-Each returns a torchmetrics object whose state is sums (of errors, squares, targets), so every
-value is exact over a whole epoch, however it was split into batches.
-"""
+"""Metrics for config.json's ``metrics``: torchmetrics sums, so exact over a whole epoch."""
 
 from torchmetrics import Metric, regression
 

@@ -10,12 +10,8 @@ __all__ = ["AngleNet"]
 
 
 class AngleNet(BaseModel):
-    """A small BatchNorm CNN with one output: the angle in degrees.
-
-    The last layer's output is multiplied by ``output_scale`` so that the network itself works
-    with values of order one. Weights and activations are channels-last, the memory layout that
-    oneDNN (CPU) and cuDNN (GPU with AMP) convolve fastest.
-    """
+    """A small BatchNorm CNN whose output, the angle in degrees, is scaled by ``output_scale`` so
+    that the network works with values of order one; channels-last, as oneDNN and cuDNN like."""
 
     def __init__(self, width: int = 16, output_scale: float = 45.0):
         super().__init__()

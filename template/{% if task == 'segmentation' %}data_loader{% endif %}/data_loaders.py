@@ -1,8 +1,10 @@
 """Two MNIST digits side by side on one canvas, with the class of every pixel as the target."""
 
+import functools
+
 import torch
 
-from data_loader.mnist import MnistDataLoader, MnistDataset, normalise
+from data_loader.mnist import MnistDataset, MnistSplitLoader, normalise
 
 __all__ = ["DigitCanvasDataLoader"]
 HEIGHT, WIDTH, DIGIT = 28, 56, 28
@@ -50,9 +52,8 @@ class DigitCanvasDataset(MnistDataset):
         return normalise(canvas.unsqueeze(1)), torch.where(canvas >= self.ink_threshold, masks, 0)
 
 
-class DigitCanvasDataLoader(MnistDataLoader):
-    """Canvases from the MNIST train split (with a validation hold-out) or, with
-    ``training=False``, from the test split."""
+class DigitCanvasDataLoader(MnistSplitLoader):
+    """Canvases of two MNIST digits and their per-pixel classes."""
 
     def __init__(
         self,
@@ -65,10 +66,6 @@ class DigitCanvasDataLoader(MnistDataLoader):
         download: bool = True,
         layout_seed: int = 0,
     ):
-        self.layout_seed = layout_seed
-        super().__init__(
-            data_dir, batch_size, shuffle, validation_split, num_workers, training, download
-        )
-
-    def make_dataset(self, images: torch.Tensor, labels: torch.Tensor) -> DigitCanvasDataset:
-        return DigitCanvasDataset(images, labels, self.layout_seed)
+        loader_args = batch_size, shuffle, validation_split, num_workers
+        dataset = functools.partial(DigitCanvasDataset, layout_seed=layout_seed)
+        super().__init__(dataset, data_dir, training, download, *loader_args)
