@@ -57,6 +57,7 @@ DEFAULT_FILES = {
     "tests/test_config.py",
     "tests/test_data_loader.py",
     "tests/test_imports.py",
+    "tests/logger_fixtures.py",
     "tests/test_mnist_files.py",
     "tests/test_resume.py",
     "tests/test_steps.py",
