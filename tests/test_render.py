@@ -103,7 +103,7 @@ def test_defaults(copie):
     config = json.loads((project / "config.json").read_text())
     assert config["n_gpu"] == 1 and config["metrics"] == ["accuracy", "top_k_acc"]
     assert config["trainer"]["monitor"] == "max val_accuracy"
-    assert config["trainer"]["tensorboard"] is True
+    assert "tensorboard" not in config["trainer"]  # the logger is chosen by the logger question
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["name"] == "mnist-trainer"
     assert any(dep.startswith("tensorboard") for dep in pyproject["project"]["dependencies"])
@@ -172,7 +172,7 @@ def test_every_variant_has_its_answers_and_only_its_options(rendered):
 
 # what only the project of each logger may mention: its name, test file, config keys, dependency
 LOGGER_MARKS = {
-    "tensorboard": ("tensorboard", "tests/test_tensorboard.py", "tensorboard", "tensorboard"),
+    "tensorboard": ("tensorboard", "tests/test_tensorboard.py", None, "tensorboard"),
     "csv": ("metrics.csv", "tests/test_csv.py", None, None),
     "wandb": ("wandb", "tests/test_wandb.py", "wandb", "wandb"),
     "mlflow": ("mlflow", "tests/test_mlflow.py", "mlflow", "mlflow-skinny"),

@@ -16,8 +16,8 @@ class TensorboardWriter(ExperimentWriter):
     """Event files in the run's log folder, one run per folder."""
 
     def __init__(self, log_dir: str):
-        # imported here: TensorBoard takes 0.1 s to import, which `--help`, the other ranks and
-        # runs with trainer.tensorboard off need not pay
+        # imported here: TensorBoard takes 0.1 s to import, which `--help` and the other DDP
+        # processes need not pay
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir)
@@ -49,7 +49,5 @@ class TensorboardWriter(ExperimentWriter):
 
 
 def create_writer(config: Any) -> ExperimentWriter:
-    """A TensorBoard writer for the run's log folder, unless ``trainer.tensorboard`` is false."""
-    if config["trainer"]["tensorboard"]:
-        return TensorboardWriter(str(config.log_dir))
-    return ExperimentWriter()
+    """A TensorBoard writer for the run's log folder."""
+    return TensorboardWriter(str(config.log_dir))
