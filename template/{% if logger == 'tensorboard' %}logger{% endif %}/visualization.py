@@ -4,9 +4,6 @@ import json
 from typing import Any
 
 import numpy as np
-import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from torch import nn
 
 from logger.writer import ExperimentWriter
@@ -26,20 +23,12 @@ class TensorboardWriter(ExperimentWriter):
         for name, value in values.items():
             self.writer.add_scalar(f"{name}/{mode}", value, step)
 
-    def log_images(self, tag: str, images: torch.Tensor, step: int) -> None:
-        images = images[:64].detach().float().cpu()
-        low, high = images.amin(), images.amax()
-        self.writer.add_images(tag, (images - low) / (high - low).clamp_min(1e-8), step)
-
     def log_histograms(self, model: nn.Module, step: int) -> None:
         for name, parameter in model.named_parameters():
             self.writer.add_histogram(name, parameter.detach().cpu(), step, bins="auto")
 
-    def log_figure(self, tag: str, figure: Figure, step: int) -> None:
-        canvas = FigureCanvasAgg(figure)  # rendered off-screen, without pyplot
-        canvas.draw()
-        image = np.asarray(canvas.buffer_rgba())[..., :3]
-        self.writer.add_image(tag, image, step, dataformats="HWC")
+    def log_picture(self, tag: str, pixels: np.ndarray, step: int) -> None:
+        self.writer.add_image(tag, pixels, step, dataformats="HWC")
 
     def log_config(self, config: dict[str, Any]) -> None:
         self.writer.add_text("config", f"```json\n{json.dumps(config, indent=2)}\n```")
