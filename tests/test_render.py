@@ -107,6 +107,7 @@ def test_defaults(copie):
     pyproject = tomllib.loads((project / "pyproject.toml").read_text())
     assert pyproject["project"]["name"] == "mnist-trainer"
     assert any(dep.startswith("tensorboard") for dep in pyproject["project"]["dependencies"])
+    assert (project / "README.md").read_text().count("tensorboard --logdir") == 1  # said once
 
 
 @pytest.mark.parametrize("task", TASKS)
