@@ -12,6 +12,7 @@ import pytest
 import yaml
 from copier import run_copy
 
+from tests import markdown
 from tests.conftest import DEFAULT_METRICS, METRICS, MONITORS, REPO, TASKS, VARIANTS, python
 
 DEFAULT_FILES = {
@@ -281,3 +282,20 @@ def test_rendering_the_defaults_takes_under_two_seconds(tmp_path):
     median = statistics.median(seconds)
     print(f"copier copy --defaults: median {median:.2f} s of {[round(s, 2) for s in seconds]}")
     assert median < 2.0
+
+
+def test_the_message_after_copy_gives_the_readme_quick_start(tmp_path):
+    """What to do next, printed by `copier copy`: cd into the project, then the commands of its
+    README's quick start (the checkpoint path with NAME for the run name)."""
+    done = python(
+        "-m", "copier", "copy", "--trust", "--defaults", "--vcs-ref", "HEAD", str(REPO),
+        "my_project", cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    message = done.stderr[done.stderr.index("Generated mnist-trainer. Next steps") :]
+    shown = [line.split("  #")[0].strip() for line in message.splitlines()[1:] if line.strip()]
+    readme = (tmp_path / "my_project" / "README.md").read_text()
+    (block,) = markdown.blocks(markdown.section(readme, "Quick start"), "bash")
+    name = json.loads((tmp_path / "my_project" / "config.json").read_text())["name"]
+    commands = [line.split("  #")[0].strip() for line in block.code.splitlines()]
+    assert shown == ["cd my_project", *(c.replace(f"/{name}/", "/NAME/") for c in commands)]
