@@ -17,10 +17,7 @@ stage again changes nothing more; a file that is not valid JSON is never touched
 Usage: delete_config_key.py [--stage before|after] KEY.PATH [NOTE]
 """
 
-import argparse
 import json
-import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -30,8 +27,10 @@ from rename_config_key import (
     member_spans,
     read_stash,
     release,
+    run_stage,
     set_aside,
     split,
+    stage_parser,
     stash_file,
     tracked_json_files,
 )
@@ -71,6 +70,10 @@ def drop(path: Path, key: str) -> bool:
     return True
 
 
+def before(key: str) -> None:
+    set_aside(key, stash_file(f"delete-{key}"), f"delete {key}", "the key goes")
+
+
 def after(key: str, note: str) -> None:
     stash = stash_file(f"delete-{key}")
     mine = read_stash(stash)
@@ -83,23 +86,13 @@ def after(key: str, note: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", choices=("before", "after"), default=os.environ.get("STAGE"))
+    parser = stage_parser(__doc__)
     parser.add_argument("key", metavar="KEY.PATH")
     parser.add_argument("note", nargs="?", default="", help="what replaces the key")
     args = parser.parse_args(argv)
-    if args.stage is None:
-        parser.error("--stage is required when not run by copier (which sets STAGE)")
-    try:
-        if args.stage == "before":
-            label = f"delete {args.key}"
-            set_aside(args.key, stash_file(f"delete-{args.key}"), label, "the key goes")
-        else:
-            after(args.key, args.note)
-    except subprocess.CalledProcessError as error:
-        print(f"error: {' '.join(error.cmd)}: {error.stderr.strip()}", file=sys.stderr)
-        return 1
-    return 0
+    if args.stage == "before":
+        return run_stage(parser, args.stage, lambda: before(args.key))
+    return run_stage(parser, args.stage, lambda: after(args.key, args.note))
 
 
 if __name__ == "__main__":

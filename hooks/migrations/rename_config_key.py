@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -237,22 +237,34 @@ def migrate(path: Path, old: str, new: str, mine: Any) -> bool:
     return True
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def stage_parser(doc: str) -> argparse.ArgumentParser:
+    """The command line of a migration script: ``--stage``, which copier sets as STAGE."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--stage", choices=("before", "after"), default=os.environ.get("STAGE"))
-    parser.add_argument("old", metavar="OLD.KEY.PATH")
-    parser.add_argument("new", metavar="NEW.KEY.PATH")
-    args = parser.parse_args(argv)
-    if args.stage is None:
+    return parser
+
+
+def run_stage(parser: argparse.ArgumentParser, stage: str | None, run: Callable[[], None]) -> int:
+    """Run one stage of a migration; a failed git command is one line on stderr, exit code 1."""
+    if stage is None:
         parser.error("--stage is required when not run by copier (which sets STAGE)")
-    if split(args.old)[:-1] != split(args.new)[:-1]:
-        parser.error(f"{args.old} -> {args.new}: renames within one object only")
     try:
-        (before if args.stage == "before" else after)(args.old, args.new)
+        run()
     except subprocess.CalledProcessError as error:
         print(f"error: {' '.join(error.cmd)}: {error.stderr.strip()}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = stage_parser(__doc__)
+    parser.add_argument("old", metavar="OLD.KEY.PATH")
+    parser.add_argument("new", metavar="NEW.KEY.PATH")
+    args = parser.parse_args(argv)
+    if args.stage is not None and split(args.old)[:-1] != split(args.new)[:-1]:
+        parser.error(f"{args.old} -> {args.new}: renames within one object only")
+    stage = before if args.stage == "before" else after
+    return run_stage(parser, args.stage, lambda: stage(args.old, args.new))
 
 
 if __name__ == "__main__":
