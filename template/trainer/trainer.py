@@ -53,6 +53,9 @@ class Trainer(BaseTrainer):
                 "it saves the data position in checkpoints so that a resumed run goes on exactly"
             )
         self.sampler = data_loader.batch_sampler
+        self.class_names = getattr(
+            data_loader, "class_names", None
+        )  # saved in checkpoints, for predict.py
         self.criterion = criterion
         self.valid_data_loader = valid_data_loader
         self.figures = figures
@@ -181,6 +184,7 @@ class Trainer(BaseTrainer):
             "rng": rng_state(),
             "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "train_metrics": self.train_metrics.state_dict() if batch else None,
+            "class_names": self.class_names,
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:
