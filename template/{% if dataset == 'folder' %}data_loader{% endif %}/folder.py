@@ -132,7 +132,7 @@ class FolderDataLoader(BaseDataLoader):
     task gives the files and targets of a folder."""
 
     class_names: list[str]
-    dataset, collate = FolderDataset, Collate
+    dataset_class, collate_class = FolderDataset, Collate
 
     def __init__(self, args: dict[str, Any], training: bool):
         split = Path(args["data_dir"]) / ("train" if training else "test")
@@ -141,7 +141,7 @@ class FolderDataLoader(BaseDataLoader):
                 f"{split}: folder not found; set data_loader.args.data_dir to the folder that "
                 "holds train/ and test/ (python -m data_loader mnist DIR writes an example)"
             )
-        dataset = self.dataset(*self.samples(split), args, training)
+        dataset = self.dataset_class(*self.samples(split), args, training)
         val = split.with_name("val")
         self.val_folder = val if training and val.is_dir() else None
         workers = {"pin_memory": args["pin_memory"] and torch.cuda.is_available()}
@@ -151,7 +151,7 @@ class FolderDataLoader(BaseDataLoader):
         self.args, self.options_of_workers = args, workers
         split_off = 0 if self.val_folder else args["validation_split"]
         loader_args = args["batch_size"], args["shuffle"], split_off, args["num_workers"]
-        super().__init__(dataset, *loader_args, self.collate(args), training, **workers)
+        super().__init__(dataset, *loader_args, self.collate_class(args), training, **workers)
 
     def samples(self, folder: Path) -> tuple[list[Path], Sequence]:
         raise NotImplementedError
@@ -160,6 +160,13 @@ class FolderDataLoader(BaseDataLoader):
         if self.val_folder is None:
             return super().split_validation()
         args = {**self.args, "augment": [], "shuffle": False, "validation_split": 0}
-        dataset = self.dataset(*self.samples(self.val_folder), args, training=False)
-        loader_args = args["batch_size"], False, 0, args["num_workers"], self.collate(args), False
+        dataset = self.dataset_class(*self.samples(self.val_folder), args, training=False)
+        loader_args = (
+            args["batch_size"],
+            False,
+            0,
+            args["num_workers"],
+            self.collate_class(args),
+            False,
+        )
         return BaseDataLoader(dataset, *loader_args, **self.options_of_workers)
