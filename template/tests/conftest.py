@@ -44,16 +44,20 @@ def write_mnist(root: Path, n_train: int = 640, n_test: int = 160) -> Path:
     return root
 
 
-@pytest.fixture(scope="session")
-def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def write_data(root: Path) -> Path:
     """The synthetic MNIST files; in a folder project, also written as its image folders."""
-    root = write_mnist(tmp_path_factory.mktemp("data"))
+    write_mnist(root)
     if FOLDER:
         from data_loader.example import write_split
 
         for split in ("train", "test"):
             write_split(root, root / split, split == "train")
     return root
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return write_data(tmp_path_factory.mktemp("data"))
 
 
 def small_config(save_dir: Path, data_dir: Path) -> dict:
