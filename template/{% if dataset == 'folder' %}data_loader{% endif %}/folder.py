@@ -13,7 +13,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from base import BaseDataLoader
-from data_loader.images import normalise, read_image, resize
+from data_loader.images import eval_transform, read_image
 from utils.util import InputError
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}  # what torchvision.io.decode_image reads
@@ -46,7 +46,7 @@ class FolderDataset(Dataset):
 
     def __init__(self, files: list[Path], targets: Sequence, args: dict[str, Any], training: bool):
         self.files, self.targets, self.args = files, targets, args
-        self.resize, self.cached = resize(args), None
+        self.resize, self.cached = eval_transform(args).transforms[0], None
         self.augment = augmentation(args["augment"]) if training else None
         kept, images, labels, bad = [], [], [], []
         workers = args["num_workers"]
@@ -116,7 +116,7 @@ class Collate:
     """Stacks a batch of uint8 samples and normalises the images in one operation."""
 
     def __init__(self, args: dict[str, Any]):
-        self.normalise = normalise(args)
+        self.normalise = v2.Compose(eval_transform(args).transforms[1:])  # to float, normalised
 
     def __call__(self, samples: list[tuple[torch.Tensor, Any]]) -> tuple[torch.Tensor, Any]:
         images, targets = zip(*samples, strict=True)
