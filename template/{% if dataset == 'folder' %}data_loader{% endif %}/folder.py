@@ -135,7 +135,7 @@ class FolderDataLoader(BaseDataLoader):
     dataset_class, collate_class = FolderDataset, Collate
 
     def __init__(self, args: dict[str, Any], training: bool):
-        split = Path(args["data_dir"]) / ("train" if training else "test")
+        self.args, split = args, Path(args["data_dir"]) / ("train" if training else "test")
         if not split.is_dir():
             raise InputError(
                 f"{split}: folder not found; set data_loader.args.data_dir to the folder that "
@@ -148,7 +148,7 @@ class FolderDataLoader(BaseDataLoader):
         if args["num_workers"]:  # DataLoader refuses these without worker processes
             workers.update(persistent_workers=args["persistent_workers"])
             workers.update(prefetch_factor=args["prefetch_factor"])
-        self.args, self.options_of_workers = args, workers
+        self.options_of_workers = workers
         split_off = 0 if self.val_folder else args["validation_split"]
         loader_args = args["batch_size"], args["shuffle"], split_off, args["num_workers"]
         super().__init__(dataset, *loader_args, self.collate_class(args), training, **workers)
