@@ -52,7 +52,10 @@ class FolderDataset(Dataset):
         workers = args["num_workers"]
         for batch in DataLoader(range(len(files)), 64, num_workers=workers, collate_fn=self.check):
             kept += batch[0]
-            bad += batch[3]
+            unreadable = [message for message in batch[3] if ": not a readable image" in message]
+            if len(unreadable) < len(batch[3]):  # another error (e.g. a mask): always an error
+                raise InputError(next(m for m in batch[3] if m not in unreadable))
+            bad += unreadable
             if args["cache"] and batch[0]:
                 images.append(batch[1])
                 labels.append(batch[2])
@@ -68,15 +71,13 @@ class FolderDataset(Dataset):
 
     def check(self, indices: list[int]) -> tuple[list[int], Any, Any, list[str]]:
         """Decode files: those read, their images and targets stacked (one tensor each, cheap to
-        pass between processes), and the errors of those that are not readable images."""
+        pass between processes), and the errors of the others."""
         kept, samples, errors = [], [], []
         for i in indices:
             try:
                 samples.append(self.load(i))
                 kept.append(i)
-            except InputError as err:
-                if not str(err).startswith(f"{self.files[i]}: not a readable image"):
-                    raise
+            except InputError as err:  # passed on as text: a worker's exception is not one line
                 errors.append(str(err))
         if not samples:
             return kept, None, None, errors
