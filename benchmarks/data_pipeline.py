@@ -30,6 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 PIPELINES = r"""
 import json, sys, time
+sys.path.insert(0, ".")  # the rendered project
 import torch
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms as T
