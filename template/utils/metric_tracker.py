@@ -32,7 +32,11 @@ class MetricTracker:
         self.prefix = prefix
         self.names = ["loss", *metrics]  # MetricCollection sorts its keys; results keep this order
         self.loss = WeightedMean()
-        self.metrics = MetricCollection({name: metric.clone() for name, metric in metrics.items()})
+        # no compute groups: torchmetrics merges metrics whose states agree after the first batch,
+        # and accuracy and top-3 accuracy agree there when a batch holds one class (class-sorted
+        # image folders): the merged top_k_acc then reported accuracy
+        clones = {name: metric.clone() for name, metric in metrics.items()}
+        self.metrics = MetricCollection(clones, compute_groups=False)
 
     def to(self, device: torch.device) -> "MetricTracker":
         self.loss.to(device)
