@@ -22,8 +22,10 @@ import model.loss as module_loss
 import model.metric as module_metric
 import model.model as module_arch
 from logger import setup_logging
+from model.predictions import TASK
 from utils import distributed
-from utils.checkpoint import find_checkpoint, load_checkpoint
+from utils.checkpoint import find_checkpoint
+from utils.exported import load_state
 from utils.util import InputError, TrainingInterrupted, read_json, write_json
 from utils.validation import validate
 
@@ -60,7 +62,13 @@ class ConfigParser:
             os.environ["CUDA_VISIBLE_DEVICES"] = args.device
         resume = find_checkpoint(args.resume) if args.resume else None
         if resume is not None:
-            config = load_checkpoint(resume)["config"]
+            state = load_state(resume)
+            if state.get("task", TASK) != TASK:
+                raise InputError(
+                    f"{resume}: a {state['task']} model, but this project is for {TASK}; use it "
+                    f"with the scripts of a {state['task']} project"
+                )
+            config = state["config"]
             if args.config is not None:  # the new file's values win
                 config.update(read_json(args.config))
         else:

@@ -12,7 +12,7 @@ from model.figures import Figures
 from parse_config import ConfigParser, cli_parser, run_cli
 from trainer import evaluate
 from utils import distributed
-from utils.checkpoint import load_checkpoint, load_weights
+from utils.checkpoint import load_model
 from utils.metric_tracker import MetricTracker
 from utils.util import result_lines, write_json
 
@@ -26,9 +26,7 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device) -> None:
     """Evaluate on the test split; under torchrun each process takes a shard of it."""
     logger = logging.getLogger("test")
     data_loader = config.init_obj("data_loader", shuffle=False, validation_split=0, training=False)
-    model = config.init_obj("arch")
-    load_weights(model, load_checkpoint(config.resume)["state_dict"], str(config.resume))
-    model.to(device)
+    model = load_model(config).to(device)
     logger.info(model)
 
     tracker = MetricTracker(config.init_metrics()).to(device)

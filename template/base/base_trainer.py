@@ -12,6 +12,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from logger import ExperimentWriter, create_writer
+from model.predictions import TASK
 from utils import distributed
 from utils.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from utils.util import InputError, TrainingInterrupted, result_lines
@@ -148,6 +149,7 @@ class BaseTrainer(ABC):
             "monitor_best": self.monitor_best,
             "not_improved": self.not_improved,
             "config": self.config.config,
+            "task": TASK,
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:

@@ -62,6 +62,13 @@ def find_checkpoint(path: str | Path) -> Path:
     return candidates[-1]
 
 
+def load_model(config: Any) -> nn.Module:
+    """The config's arch with the weights of its checkpoint (``config.resume``), in eval mode."""
+    model = config.init_obj("arch")
+    load_weights(model, load_checkpoint(config.resume)["state_dict"], str(config.resume))
+    return model.eval()
+
+
 def load_weights(model: nn.Module, weights: dict[str, Any], source: str) -> None:
     """``model.load_state_dict`` with an error that says which file does not fit."""
     try:
