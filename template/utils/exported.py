@@ -4,6 +4,7 @@ the .pt2 and .onnx files run without the project's model code."""
 
 import importlib
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -45,6 +46,8 @@ def save(model: nn.Module, example: torch.Tensor, fmt: str, path: Path, meta: di
         return
     else:
         require("onnx", "onnxscript", "onnxruntime")
+        for name in ("onnxscript", "onnx_ir"):  # their INFO lines on every pass would flood the log
+            logging.getLogger(name).setLevel(logging.WARNING)
         program = torch.onnx.export(
             model,
             (example,),
