@@ -33,7 +33,7 @@ MONITOR: Rule = (
     "'min METRIC', 'max METRIC' or 'off' (e.g. 'min val_loss')",
     lambda v: (
         v == "off"
-        or (isinstance(v, str) and v.split()[0:1] in (["min"], ["max"]))
+        or (isinstance(v, str) and v.split()[:1] in (["min"], ["max"]))
         and len(v.split()) == 2
     ),
 )
@@ -65,7 +65,10 @@ LOADER_RULES: dict[str, Rule] = {  # data loader arguments, checked when the con
     ),
     "num_workers": integer(0),
 }
-SECTION: Rule = ("an object with type and args", lambda v: "type" in v and type(v["args"]) is dict)
+SECTION: Rule = (
+    "an object with type and args",
+    lambda v: isinstance(v, dict) and "type" in v and isinstance(v.get("args"), dict),
+)
 
 
 def validate(
@@ -105,13 +108,8 @@ def get(config: dict[str, Any], path: str) -> Any:
 
 
 def check(value: Any, rule: Rule, key_path: str) -> None:
-    expected, test = rule
-    try:
-        valid = test(value)
-    except (TypeError, KeyError, AttributeError):  # e.g. a section that is a list, not an object
-        valid = False
-    if not valid:
-        raise InputError(f"{key_path}: must be {expected}, got {value!r}")
+    if not rule[1](value):
+        raise InputError(f"{key_path}: must be {rule[0]}, got {value!r}")
 
 
 def lookup(module: ModuleType, name: Any, key_path: str) -> Any:
