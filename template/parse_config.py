@@ -25,7 +25,7 @@ from logger import setup_logging
 from model.predictions import TASK
 from utils import distributed
 from utils.checkpoint import find_checkpoint
-from utils.exported import load_state
+from utils.exported import PROGRAMS, load_state
 from utils.util import InputError, TrainingInterrupted, read_json, write_json
 from utils.validation import validate
 
@@ -48,7 +48,12 @@ class ConfigParser:
     def __init__(
         self, config: dict[str, Any], resume: Path | None = None, argv: list[str] | None = None
     ):
-        validate(config, SECTIONS, module_metric)
+        exported = resume is not None and resume.suffix in PROGRAMS  # runs without model code
+        validate(
+            config,
+            {k: v for k, v in SECTIONS.items() if k != "arch" or not exported},
+            module_metric,
+        )
         self.config = config
         self.resume = resume
         self.argv = argv or []  # the command line, for starting DDP worker processes
