@@ -68,9 +68,13 @@ OTHER_TOOL_FLAGS = {
 }
 # Scripts whose arguments go to train.py, and how a command line names them.
 TRAIN_SCRIPTS = {"train.py", "slurm/train.sbatch"}
+SCRIPTS = ("train.py", "test.py", "predict.py", "export.py")  # the generated project's commands
+BENCHMARKS = {"benchmarks/bench.py", "benchmarks/predict_bench.py"}
 FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 KEY_SPAN = re.compile(r"\+?[a-z_]+(\.[A-Za-z_]\w*)*(=.*)?")
-FILE_SUFFIX = re.compile(r"\.(py|json|md|pth|yml|yaml|toml|log|sbatch|gz|txt|csv)\b")
+FILE_SUFFIX = re.compile(
+    r"\.(py|json|md|pth|yml|yaml|toml|log|sbatch|gz|txt|csv|png|pt2|onnx|safetensors)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -215,22 +219,21 @@ def full_projects(template_source, tmp_path_factory) -> list[tuple[dict[str, Any
 
 @pytest.fixture(scope="session")
 def cli_flags(full_projects) -> dict[str, set[str]]:
-    """Flags in ``--help`` of train.py and test.py, over the representative projects."""
+    """Flags in ``--help`` of each script, over the representative projects."""
     script = (
         "import contextlib, runpy, sys\n"
-        "for name in ('train.py', 'test.py'):\n"
+        f"for name in {SCRIPTS}:\n"
         "    sys.argv = [name, '--help']\n"
         "    with contextlib.suppress(SystemExit):\n"
         "        runpy.run_path(name, run_name='__main__')\n"
         "    print('=====')\n"
     )
-    flags = {"train.py": set(), "test.py": set()}
+    flags: dict[str, set[str]] = {name: set() for name in SCRIPTS}
     for _, project in full_projects:
         helped = python("-c", script, cwd=project, timeout=300)
         assert helped.returncode == 0, helped.stderr[-3000:]
-        train_help, test_help, _ = helped.stdout.split("=====\n")
-        flags["train.py"] |= set(FLAG.findall(train_help))
-        flags["test.py"] |= set(FLAG.findall(test_help))
+        for name, text in zip(SCRIPTS, helped.stdout.split("=====\n"), strict=False):
+            flags[name] |= set(FLAG.findall(text))
     return flags
 
 
@@ -249,6 +252,9 @@ def tool_help(full_projects) -> dict[str, str]:
         "torchrun": torchrun.stdout,
         "sbatch": slurm[0].read_text(),  # its #SBATCH lines are the flags the docs may mention
         "benchmarks/bench.py": python("benchmarks/bench.py", "--help", cwd=REPO).stdout,
+        "benchmarks/predict_bench.py": python(
+            "benchmarks/predict_bench.py", "--help", cwd=REPO
+        ).stdout,
     }
 
 
@@ -400,7 +406,7 @@ def command_parts(words: list[str]) -> list[tuple[str, list[str]]]:
     """``[(owner, words)]``: the tool's own words, then those of the script it runs, e.g.
     ``torchrun --nnodes=2 train.py -c x`` -> torchrun: [--nnodes=2], train.py: [-c, x]."""
     for i, word in enumerate(words):
-        if word in TRAIN_SCRIPTS | {"test.py", "benchmarks/bench.py"}:
+        if word in TRAIN_SCRIPTS | set(SCRIPTS[1:]) | BENCHMARKS:
             tool = "python" if words[0] == "python" else words[0]
             return [(tool, words[1:i]), (word, words[i + 1 :])]
     return [(words[0], words[1:])]
@@ -429,19 +435,19 @@ def standalone_flags(text: str) -> set[str]:
 
 
 def test_every_flag_the_docs_mention_exists(variants, cli_flags, tool_help):
-    script_flags = cli_flags["train.py"] | cli_flags["test.py"]
+    script_flags = set().union(*cli_flags.values())
     other_flags = set().union(*OTHER_TOOL_FLAGS.values())
     problems = []
     for name, text in {**doc_texts(), **readme_texts(variants)}.items():
         declared = declared_flags(text)
         for flag in sorted(standalone_flags(text) - script_flags - other_flags - declared):
-            problems.append(f"{name}: {flag} is in neither train.py --help nor test.py --help")
+            problems.append(f"{name}: {flag} is in no --help of {', '.join(SCRIPTS)}")
         for words in commands(text):
             for owner, tokens in command_parts(words):
                 known = {
                     "train.py": cli_flags["train.py"] | declared,
                     "slurm/train.sbatch": cli_flags["train.py"],
-                    "test.py": cli_flags["test.py"],
+                    **{script: cli_flags[script] for script in SCRIPTS[1:]},
                 }.get(owner)
                 if known is None and owner in tool_help:
                     known = set(FLAG.findall(tool_help[owner]))
