@@ -5,6 +5,7 @@ The configuration stays a plain dict of JSON values, so checkpoints can hold it 
 
 import argparse
 import difflib
+import inspect
 import json
 import logging
 import os
@@ -98,9 +99,14 @@ class ConfigParser:
         """The function ``config[name]['type']`` with the config's args bound, uncalled."""
         return partial(self.factory(name), **self[name]["args"])
 
-    def init_metrics(self) -> dict[str, Any]:
-        """``{name: model.metric.<name>()}`` for each name in the ``metrics`` list."""
-        return {name: getattr(module_metric, name)() for name in self["metrics"]}
+    def init_metrics(self, num_classes: int) -> dict[str, Any]:
+        """``{name: model.metric.<name>()}`` for each name in the ``metrics`` list; a metric with a
+        ``num_classes`` argument gets the data's (the data loader's number of class names)."""
+        factories = {name: getattr(module_metric, name) for name in self["metrics"]}
+        return {
+            name: f(num_classes) if "num_classes" in inspect.signature(f).parameters else f()
+            for name, f in factories.items()
+        }
 
     def factory(self, name: str) -> Callable[..., Any]:
         return getattr(SECTIONS[name][0], self[name]["type"])

@@ -29,15 +29,15 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device) -> None:
     model = load_model(config).to(device)
     logger.info(model)
 
-    tracker = MetricTracker(config.init_metrics()).to(device)
-    figures = Figures()  # under DDP: drawn from the main process's shard
+    tracker = MetricTracker(config.init_metrics(len(data_loader.class_names))).to(device)
+    figures = Figures(data_loader.class_names)  # under DDP: drawn from the main process's shard
     results = evaluate(model, data_loader, config.init_ftn("loss"), tracker, device, figures.update)
     if not distributed.is_main():
         return
     for line in result_lines(results):
         logger.info(line)
     path = config.resume.parent / "test_metrics.json"
-    write_json(results, path)
+    write_json({**results, "class_names": data_loader.class_names}, path)
     logger.info(f"Saved test metrics: {path}")
     for name, figure in figures.draw().items():
         path = config.resume.parent / f"test_{name}.png"

@@ -1,5 +1,6 @@
 """Train a model: ``python train.py -c config.json [KEY.PATH=VALUE ...]``."""
 
+import functools
 import inspect
 import logging
 
@@ -41,13 +42,13 @@ def train(config: ConfigParser, device: torch.device) -> None:
     trainer = Trainer(
         model,
         config.init_ftn("loss"),
-        config.init_metrics(),
+        config.init_metrics(len(data_loader.class_names)),
         optimizer,
         config=config,
         data_loader=data_loader,
         valid_data_loader=data_loader.split_validation(),
         lr_scheduler=build_lr_scheduler(config, optimizer, steps),
-        figures=Figures,
+        figures=functools.partial(Figures, data_loader.class_names),
     )
     if config.resume is not None:
         trainer.resume(config.resume)

@@ -1,5 +1,5 @@
-from base.base_data_loader import BaseDataLoader, EpochBatchSampler, keep_batch
+from base.base_data_loader import BaseDataLoader, EpochBatchSampler
 from base.base_model import BaseModel
 from base.base_trainer import BaseTrainer
 
-__all__ = ["BaseDataLoader", "BaseModel", "BaseTrainer", "EpochBatchSampler", "keep_batch"]
+__all__ = ["BaseDataLoader", "BaseModel", "BaseTrainer", "EpochBatchSampler"]

@@ -6,19 +6,14 @@ from typing import Any
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
-from torch.utils.data.dataloader import default_collate
 
 from utils.distributed import rank, world_size
 from utils.util import InputError
 
 
-def keep_batch(batch: Any) -> Any:
-    """``collate_fn`` for a BatchDataset, whose ``__getitems__`` returns a whole batch."""
-    return batch
-
-
 class BatchDataset(Dataset):
-    """Builds a whole batch in ``__getitems__(indices)``: the fastest way to feed data in memory."""
+    """Builds a whole batch in ``__getitems__(indices)``: the fastest way to feed data in memory
+    (its loader's ``collate_fn`` then gets that batch, not a list of samples)."""
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         return tuple(part[0] for part in self.__getitems__(torch.tensor([index])))
@@ -49,7 +44,7 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
     def __iter__(self) -> Iterator[torch.Tensor]:
         order = self.indices
         if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.passes)
+            generator = seeded(self.seed + self.passes)
             order = order[torch.randperm(len(order), generator=generator)]
         order = order[self.rank :: self.world_size][: self.shard_size]
         self.passes += 1
@@ -60,7 +55,8 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
 class BaseDataLoader(DataLoader):
     """A DataLoader that holds out ``validation_split`` (a fraction or a count) of its dataset, the
     same samples on every run, for ``split_validation()``. ``batch_size`` is per process; with
-    ``training=False`` every DDP process keeps all of its shard, so each sample counts once."""
+    ``training=False`` every DDP process keeps all of its shard, so each sample counts once.
+    ``workers``: more DataLoader options (pin_memory, persistent_workers, prefetch_factor)."""
 
     def __init__(
         self,
@@ -69,14 +65,19 @@ class BaseDataLoader(DataLoader):
         shuffle: bool,
         validation_split: float | int,
         num_workers: int,
-        collate_fn: Callable[[Any], Any] = default_collate,
+        collate_fn: Callable[[Any], Any],
         training: bool = True,
+        **workers: Any,
     ):
         train_idx, self.valid_idx = split_indices(len(dataset), validation_split)
         # the shuffling seed comes from torch's global generator, which the config's seed sets
         seed = int(torch.randint(0, 2**62, (1,)).item())
         sampler = EpochBatchSampler(train_idx, batch_size, shuffle, seed, even=training)
-        super().__init__(dataset, **loader_args(sampler, num_workers, collate_fn, seed))
+        pin_memory = torch.cuda.is_available()
+        self.options = dict(num_workers=num_workers, collate_fn=collate_fn, pin_memory=pin_memory)
+        self.options.update(workers)
+        # with its own generator, starting an epoch draws nothing from the global one
+        super().__init__(dataset, batch_sampler=sampler, generator=seeded(seed), **self.options)
 
     def split_validation(self) -> DataLoader | None:
         """A loader over the held-out samples, in a fixed order; None if there are none."""
@@ -84,21 +85,11 @@ class BaseDataLoader(DataLoader):
             return None
         batch_size = self.batch_sampler.batch_size
         sampler = EpochBatchSampler(self.valid_idx, batch_size, shuffle=False, seed=0, even=False)
-        return DataLoader(
-            self.dataset, **loader_args(sampler, self.num_workers, self.collate_fn, 0)
-        )
+        return DataLoader(self.dataset, batch_sampler=sampler, generator=seeded(0), **self.options)
 
 
-def loader_args(sampler: Sampler, num_workers: int, collate_fn: Callable, seed: int) -> dict:
-    """With its own generator, starting an epoch draws nothing from the global one."""
-    pin_memory, generator = torch.cuda.is_available(), torch.Generator().manual_seed(seed)
-    return dict(
-        batch_sampler=sampler,
-        num_workers=num_workers,
-        collate_fn=collate_fn,
-        pin_memory=pin_memory,
-        generator=generator,
-    )
+def seeded(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
 
 
 def split_indices(n_samples: int, split: float | int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -111,5 +102,5 @@ def split_indices(n_samples: int, split: float | int) -> tuple[torch.Tensor, tor
         )
     if n_valid == 0:
         return torch.arange(n_samples), None
-    order = torch.randperm(n_samples, generator=torch.Generator().manual_seed(0))
+    order = torch.randperm(n_samples, generator=seeded(0))
     return order[n_valid:], order[:n_valid]

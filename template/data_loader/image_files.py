@@ -45,7 +45,7 @@ class ImageFiles(Dataset):
     """``(index, image, None)`` with the test-time preprocessing, or ``(index, None, error)``."""
 
     def __init__(self, files: list[Path], loader_args: dict[str, Any]):
-        self.files, self.channels = files, loader_args.get("channels", 1)
+        self.files, self.channels = files, loader_args["channels"]
         self.transform = eval_transform(loader_args)
 
     def __len__(self) -> int:
@@ -54,8 +54,8 @@ class ImageFiles(Dataset):
     def __getitem__(self, index: int) -> tuple[int, torch.Tensor | None, str | None]:
         try:
             return index, self.transform(read_image(self.files[index], self.channels)), None
-        except InputError as err:
-            return index, None, str(err)
+        except InputError as err:  # without its last clause, the fix for training data
+            return index, None, str(err).rsplit("; ", 1)[0]
 
 
 def collate(batch: list[tuple]) -> tuple[list[int], torch.Tensor | None, list[str]]:

@@ -1,35 +1,44 @@
-"""Image files as model inputs (stand-in for issue 13's module, with its interface: read_image,
-eval_transform; replaced by issue 13's version at merge)."""
+"""One image file as a tensor, and what test time does to it: shared by every dataset, by
+predict.py and by export.py, so that an image is seen the same way in training and after it."""
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 from torchvision.io import ImageReadMode, decode_image
-from torchvision.transforms.v2 import functional as TF
+from torchvision.transforms import v2
 
 from utils.util import InputError
 
+MODES = {1: ImageReadMode.GRAY, 3: ImageReadMode.RGB}
+
 
 def read_image(path: str | Path, channels: int) -> torch.Tensor:
-    """The image at ``path`` as uint8 (channels, H, W); a bad file is an error naming it."""
-    mode = ImageReadMode.GRAY if channels == 1 else ImageReadMode.RGB
+    """uint8 (channels, H, W) of a PNG, JPEG or any file the decoder reads; grayscale, RGB or
+    RGBA files are converted to ``channels``. A file it cannot decode is an error naming it."""
     try:
-        return decode_image(str(path), mode=mode)
+        return decode_image(str(path), mode=MODES[channels])
     except (RuntimeError, OSError, ValueError) as err:
-        raise InputError(f"{path}: not a readable image ({str(err).splitlines()[0]})") from None
+        reason = str(err).splitlines()[0].split(".cpp:")[-1].lstrip("0123456789, ")  # no C++ place
+        raise InputError(
+            f"{path}: not a readable image ({reason}); replace or delete it, "
+            "or set data_loader.args.skip_bad_files=true"
+        ) from None
 
 
-def eval_transform(args: dict[str, Any]) -> Callable[[torch.Tensor], torch.Tensor]:
-    """What test time does to a uint8 image: resize to ``image_size``, scale, normalise."""
-    size = args.get("image_size")
-    mean = torch.tensor(args.get("mean", [0.1307])).view(-1, 1, 1)
-    std = torch.tensor(args.get("std", [0.3081])).view(-1, 1, 1)
+def resize(args: dict[str, Any]) -> v2.Resize:
+    """To the config's ``image_size`` [H, W] (masks with nearest neighbours); same size: no-op."""
+    return v2.Resize(args["image_size"], antialias=True)
 
-    def transform(image: torch.Tensor) -> torch.Tensor:
-        if size is not None and list(image.shape[-2:]) != list(size):
-            image = TF.resize(image, size, antialias=True)
-        return image.div(255.0).sub_(mean).div_(std)
 
-    return transform
+def normalise(args: dict[str, Any]) -> v2.Compose:
+    """uint8 0..255 (or floats 0..1) to floats of the config's ``mean`` and ``std``; it works
+    on one image (C, H, W) or a whole batch (B, C, H, W)."""
+    return v2.Compose(
+        [v2.ToDtype(torch.float32, scale=True), v2.Normalize(args["mean"], args["std"])]
+    )
+
+
+def eval_transform(args: dict[str, Any]) -> v2.Compose:
+    """A uint8 image (C, H, W) from ``read_image`` as the model sees it at test time."""
+    return v2.Compose([resize(args), normalise(args)])

@@ -15,10 +15,12 @@ def conv_bn_relu(
     ]
 
 
-def digit_features(width: int) -> nn.Sequential:
-    """Three convolution stages that turn a 28 x 28 digit into 4 * ``width`` maps of 3 x 3."""
+def digit_features(width: int, in_channels: int = 1) -> nn.Sequential:
+    """Three convolution stages that turn a 28 x 28 digit into 4 * ``width`` maps of 3 x 3;
+    larger images are pooled to 3 x 3 at the end."""
     return nn.Sequential(
-        *conv_bn_relu(1, width, kernel_size=5, padding=0, pool=True),  # 28 -> 24 -> 12
+        *conv_bn_relu(in_channels, width, kernel_size=5, padding=0, pool=True),  # 28 -> 24 -> 12
         *conv_bn_relu(width, 2 * width, pool=True),  # 6
         *conv_bn_relu(2 * width, 4 * width, pool=True),  # 3
+        nn.AdaptiveMaxPool2d(3),  # 28 x 28: nothing to do
     )

@@ -57,9 +57,9 @@ def test_missing_file_without_download_says_how_to_fix(tmp_path):
 def test_download_uses_next_mirror_and_checks_md5(tmp_path, data_dir, monkeypatch):
     served = data_dir / "MNIST" / "raw"
     md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in served.iterdir()}
-    monkeypatch.setattr(mnist, "FILES", md5)
+    monkeypatch.setattr(mnist.MNIST, "resources", list(md5.items()))
     missing_mirror = (tmp_path / "nowhere").as_uri() + "/"
-    monkeypatch.setattr(mnist, "MIRRORS", (missing_mirror, served.as_uri() + "/"))
+    monkeypatch.setattr(mnist.MNIST, "mirrors", [missing_mirror, served.as_uri() + "/"])
     images, labels = mnist.load_mnist(tmp_path / "downloaded", train=False)
     assert torch.equal(images, mnist.load_mnist(data_dir, train=False)[0])
     assert len(labels) == 160
@@ -67,7 +67,7 @@ def test_download_uses_next_mirror_and_checks_md5(tmp_path, data_dir, monkeypatc
 
 def test_download_with_wrong_md5_is_refused_and_leaves_no_file(tmp_path, data_dir, monkeypatch):
     served = write_mnist(tmp_path / "mirror") / "MNIST" / "raw"
-    monkeypatch.setattr(mnist, "MIRRORS", (served.as_uri() + "/",))
+    monkeypatch.setattr(mnist.MNIST, "mirrors", [served.as_uri() + "/"])
     target = tmp_path / "downloaded"
     with pytest.raises(InputError, match="MD5 mismatch"):
         mnist.load_mnist(target, train=True)

@@ -51,6 +51,8 @@ class Trainer(BaseTrainer):
                 "BaseDataLoader): checkpoints hold its position, so that resuming is exact"
             )
         self.criterion, self.figures, self.sampler = criterion, figures, data_loader.batch_sampler
+        # saved in checkpoints, for predict.py
+        self.class_names = getattr(data_loader, "class_names", None)
         self.valid_data_loader = valid_data_loader
         self.len_epoch = self.settings["len_epoch"] or len(data_loader)
         self.data_loader = inf_loop(data_loader) if self.settings["len_epoch"] else data_loader
@@ -171,6 +173,7 @@ class Trainer(BaseTrainer):
             "rng": rng_state(),
             "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "train_metrics": self.train_metrics.state_dict() if batch else None,
+            "class_names": self.class_names,
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from torchvision.transforms import v2
+
 from utils.util import InputError
 
 Rule = tuple[str, Callable[[Any], bool]]  # what a value must be, in words, and its test
@@ -21,6 +23,10 @@ def one_of(*choices: Any) -> Rule:
         f"one of {', '.join(map(str, choices))}",
         lambda v: (type(v), v) in {(type(c), c) for c in choices},
     )
+
+
+def integers(values: Any, low: int) -> bool:
+    return isinstance(values, list) and all(type(v) is int and v >= low for v in values)
 
 
 def optional(rule: Rule) -> Rule:
@@ -64,6 +70,28 @@ LOADER_RULES: dict[str, Rule] = {  # data loader arguments, checked when the con
         lambda v: (type(v) is float and 0 <= v < 1) or (type(v) is int and v >= 0),
     ),
     "num_workers": integer(0),
+    "pin_memory": BOOLEAN,
+    "persistent_workers": BOOLEAN,
+    "prefetch_factor": integer(1),
+    "cache": BOOLEAN,
+    "skip_bad_files": BOOLEAN,
+    "image_size": ("[height, width] in pixels", lambda v: len(v) == 2 and integers(v, 1)),
+    "channels": one_of(1, 3),
+    "mean": ("a list of one number per channel", lambda v: all(type(x) in (int, float) for x in v)),
+    "std": (
+        "a list of one number > 0 per channel",
+        lambda v: all(type(x) in (int, float) and x > 0 for x in v),
+    ),
+    "ignore_value": ("an integer in 0..255", lambda v: integers([v], 0) and v <= 255),
+    "class_names": ("a list of names", lambda v: len(v) > 0 and all(isinstance(x, str) for x in v)),
+    "targets": (
+        "a list of CSV column names",
+        lambda v: len(v) > 0 and all(isinstance(x, str) for x in v),
+    ),
+    "augment": (
+        "a list of {type, args}: torchvision.transforms.v2 classes",
+        lambda v: isinstance(v, list),
+    ),
 }
 SECTION: Rule = (
     "an object with type and args",
@@ -87,9 +115,21 @@ def validate(
         check(section, SECTION, name)
         factory = lookup(module, section["type"], f"{name}.type")
         check_arguments(factory, n_positional, section["args"], f"{name}.args")
+    loader = config["data_loader"]["args"]
     for key, rule in LOADER_RULES.items():
-        if key in config["data_loader"]["args"]:
-            check(config["data_loader"]["args"][key], rule, f"data_loader.args.{key}")
+        if key in loader:
+            check(loader[key], rule, f"data_loader.args.{key}")
+    for key in ("mean", "std"):
+        if key in loader and len(loader[key]) != loader.get("channels", 1):
+            raise InputError(
+                f"data_loader.args.{key}: needs one value per channel (channels="
+                f"{loader.get('channels', 1)}), got {loader[key]!r}; "
+                "python -m data_loader stats DIR computes them"
+            )
+    for i, step in enumerate(loader.get("augment", [])):
+        check(step, SECTION, f"data_loader.args.augment[{i}]")
+        transform = lookup(v2, step["type"], f"data_loader.args.augment[{i}].type")
+        check_arguments(transform, 0, step["args"], f"data_loader.args.augment[{i}].args")
     if config["lr_scheduler"] is not None:
         check(
             get(config, "lr_scheduler.interval"), one_of("step", "epoch"), "lr_scheduler.interval"
@@ -115,8 +155,12 @@ def check(value: Any, rule: Rule, key_path: str) -> None:
 def lookup(module: ModuleType, name: Any, key_path: str) -> Any:
     """``module.<name>`` if ``name`` is one of its choices: its ``__all__``, or else the public
     callables it defines itself (not those it imports)."""
-    names = getattr(module, "__all__", None) or [
-        n for n, v in vars(module).items() if getattr(v, "__module__", None) == module.__name__
+    names = getattr(module, "__all__", None) or [  # defined in it, or in its private submodules
+        n
+        for n, v in vars(module).items()
+        if f"{getattr(v, '__module__', None)}.".startswith(
+            (f"{module.__name__}.", f"{module.__name__}._")
+        )
     ]
     choices = sorted(n for n in names if not n.startswith("_") and callable(getattr(module, n)))
     if name not in choices:

@@ -32,9 +32,9 @@ class MnistNet(BaseModel):
     """A small BatchNorm CNN (18k parameters, logits for cross_entropy): over 99% test accuracy
     in two CPU epochs. Channels-last: the layout oneDNN and cuDNN (AMP) convolve fastest."""
 
-    def __init__(self, num_classes: int = 10, width: int = 12):
+    def __init__(self, num_classes: int = 10, width: int = 12, in_channels: int = 1):
         super().__init__()
-        self.features = digit_features(width)
+        self.features = digit_features(width, in_channels)
         self.classifier = nn.Linear(4 * width * 3 * 3, num_classes)
         self.to(memory_format=torch.channels_last)
 

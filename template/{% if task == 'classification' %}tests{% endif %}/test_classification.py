@@ -6,7 +6,6 @@ import pytest
 import torch
 
 import model.metric as module_metric
-from data_loader.data_loaders import MnistDataLoader
 from model.figures import MAX_SHOWN, Figures
 from model.loss import cross_entropy, nll_loss
 from model.model import MnistModel, MnistNet
@@ -64,19 +63,6 @@ def test_loss_is_weighted_by_batch_size():
     tracker.update(torch.tensor(1.0), torch.zeros(3, 10), torch.zeros(3, dtype=torch.long))
     tracker.update(torch.tensor(4.0), torch.zeros(1, 10), torch.zeros(1, dtype=torch.long))
     assert tracker.result()["loss"] == pytest.approx((3 * 1.0 + 4.0) / 4)
-
-
-def test_data_loader_gives_normalised_batches(data_dir):
-    loader = MnistDataLoader(str(data_dir), batch_size=64, validation_split=0.25)
-    images, labels = next(iter(loader))
-    assert images.shape == (64, 1, 28, 28) and images.dtype == torch.float32
-    assert labels.dtype == torch.int64
-    held_out = loader.split_validation().batch_sampler.indices
-    assert len(loader.batch_sampler.indices) == 480 and len(held_out) == 160
-    test_loader = MnistDataLoader(str(data_dir), batch_size=1000, shuffle=False, training=False)
-    ((test_images, _),) = list(test_loader)
-    assert len(test_images) == 160
-    assert test_images.min() == pytest.approx((0 - 0.1307) / 0.3081)
 
 
 def test_figures_count_every_sample_and_show_the_first_mistakes(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import model.metric as module_metric
-from data_loader.data_loaders import RotatedMnistDataLoader, RotatedMnistDataset, rotate
+from data_loader.rotated import RotatedMnistDataset, rotate
 from model.figures import Figures
 from model.loss import mse_loss, smooth_l1_loss
 from model.model import AngleNet
@@ -31,22 +31,6 @@ def test_angles_are_fixed_uniform_and_within_the_range():
     assert abs(angles.mean()) < 1.0
     other = RotatedMnistDataset(images, labels, max_angle=30.0, angle_seed=1).angles
     assert not torch.equal(angles, other)
-
-
-def test_data_loader_gives_rotated_normalised_digits_and_degrees(data_dir):
-    loader = RotatedMnistDataLoader(str(data_dir), batch_size=64, validation_split=0.25)
-    held_out = loader.split_validation().batch_sampler.indices
-    assert len(loader.batch_sampler.indices) == 480 and len(held_out) == 160
-    test_loader = RotatedMnistDataLoader(str(data_dir), batch_size=200, training=False)
-    ((images, angles),) = list(test_loader)
-    assert images.shape == (160, 1, 28, 28) and images.dtype == torch.float32
-    assert angles.shape == (160,) and angles.dtype == torch.float32
-    dataset = test_loader.dataset
-    raw = dataset.images[:3].unsqueeze(1).float() / 255.0
-    expected = (rotate(raw, dataset.angles[:3]) - 0.1307) / 0.3081
-    first, first_angles = dataset.__getitems__(torch.arange(3))
-    assert torch.allclose(first, expected, atol=1e-5)  # rotated on 0..255: rounding differs
-    assert torch.equal(first_angles, dataset.angles[:3])
 
 
 def test_model_predicts_one_angle_per_image():

@@ -1,6 +1,7 @@
 """Loss functions, named by ``loss.type`` in config.json; ``loss.args`` are passed to them.
 
-Outputs are per-pixel logits (B, C, H, W); targets are class indices (B, H, W).
+Outputs are per-pixel logits (B, C, H, W); targets are class indices (B, H, W), or -100 where a
+mask holds its ignore value: no loss counts those pixels.
 """
 
 import torch
@@ -16,8 +17,9 @@ def cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 def dice_loss(output: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
     """1 - soft Dice score, averaged over classes: every class counts alike, however small."""
-    probs = output.softmax(1)
-    one_hot = F.one_hot(target, output.shape[1]).permute(0, 3, 1, 2).to(probs.dtype)
+    counted = (target >= 0).unsqueeze(1)
+    probs = output.softmax(1) * counted
+    one_hot = F.one_hot(target.clamp(min=0), output.shape[1]).permute(0, 3, 1, 2) * counted
     overlap = (probs * one_hot).sum((0, 2, 3))
     sizes = probs.sum((0, 2, 3)) + one_hot.sum((0, 2, 3))
     return 1.0 - ((2.0 * overlap + smooth) / (sizes + smooth)).mean()

@@ -23,8 +23,9 @@ class ConfusionMatrixScore(Metric):
         self.add_state("confusion", counts, dist_reduce_fx="sum")
 
     def update(self, output: torch.Tensor, target: torch.Tensor) -> None:
-        """``output``: logits (B, C, H, W); ``target``: class indices (B, H, W)."""
-        pairs = target.flatten() * self.num_classes + output.argmax(1).flatten()
+        """``output``: logits (B, C, H, W); ``target``: class indices (B, H, W), -100: ignored."""
+        counted = target.flatten() >= 0
+        pairs = target.flatten()[counted] * self.num_classes + output.argmax(1).flatten()[counted]
         counts = torch.bincount(pairs, minlength=self.num_classes**2)
         self.confusion += counts.view(self.num_classes, self.num_classes)
 

@@ -28,11 +28,11 @@ class UNet(BaseModel):
     fastest.
     """
 
-    def __init__(self, num_classes: int = 11, width: int = 16):
+    def __init__(self, num_classes: int = 11, width: int = 16, in_channels: int = 1):
         super().__init__()
         self.encoder = nn.ModuleList(
             [
-                double_conv(4, width),  # 1/2 size
+                double_conv(4 * in_channels, width),  # 1/2 size
                 double_conv(width, 2 * width),  # 1/4
                 double_conv(2 * width, 4 * width),  # 1/8
             ]
@@ -44,7 +44,7 @@ class UNet(BaseModel):
             ]
         )
         self.head = nn.Sequential(
-            nn.Conv2d(1 + width // 4, 2 * width, kernel_size=1),
+            nn.Conv2d(in_channels + width // 4, 2 * width, kernel_size=1),
             nn.ReLU(inplace=True),
             nn.Conv2d(2 * width, num_classes, kernel_size=1),
         )

@@ -21,8 +21,8 @@ class PredictionWriter:
 
     def __init__(self, folder: Path, class_names: list[str] | None, preprocessing: dict[str, Any]):
         self.folder = folder
-        self.mean = torch.tensor(preprocessing.get("mean", [0.1307])).view(-1, 1, 1)
-        self.std = torch.tensor(preprocessing.get("std", [0.3081])).view(-1, 1, 1)
+        self.mean = torch.tensor(preprocessing["mean"]).view(-1, 1, 1)
+        self.std = torch.tensor(preprocessing["std"]).view(-1, 1, 1)
 
     def rows(self, names: list[str], inputs: torch.Tensor, outputs: torch.Tensor) -> list[list]:
         masks = outputs.argmax(1).to(torch.uint8).cpu()

@@ -1,14 +1,11 @@
 """Rotated MNIST digits with their rotation angle, in degrees, as the target."""
 
-import functools
 import math
 
 import torch
 import torch.nn.functional as F
 
-from data_loader.mnist import MnistDataset, MnistSplitLoader, normalise
-
-__all__ = ["RotatedMnistDataLoader"]
+from data_loader.mnist import MnistDataset
 
 
 def rotate(images: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
@@ -41,26 +38,6 @@ class RotatedMnistDataset(MnistDataset):
         self.angles = (torch.rand(len(images), generator=generator) * 2 - 1) * max_angle
 
     def __getitems__(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised rotated images (B, 1, 28, 28) and their angles (B,) in degrees."""
+        """Rotated images (B, 1, 28, 28) as floats 0..1 and their angles (B,) in degrees."""
         angles = self.angles[indices]
-        return normalise(rotate(self.images[indices].unsqueeze(1).float(), angles)), angles
-
-
-class RotatedMnistDataLoader(MnistSplitLoader):
-    """Rotated MNIST digits and their angles."""
-
-    def __init__(
-        self,
-        data_dir: str,
-        batch_size: int,
-        shuffle: bool = True,
-        validation_split: float | int = 0.0,
-        num_workers: int = 0,
-        training: bool = True,
-        download: bool = True,
-        max_angle: float = 45.0,
-        angle_seed: int = 0,
-    ):
-        loader_args = batch_size, shuffle, validation_split, num_workers
-        dataset = functools.partial(RotatedMnistDataset, max_angle=max_angle, angle_seed=angle_seed)
-        super().__init__(dataset, data_dir, training, download, *loader_args)
+        return rotate(self.images[indices].unsqueeze(1).float().div_(255), angles), angles

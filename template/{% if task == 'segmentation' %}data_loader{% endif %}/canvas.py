@@ -1,12 +1,9 @@
 """Two MNIST digits side by side on one canvas, with the class of every pixel as the target."""
 
-import functools
-
 import torch
 
-from data_loader.mnist import MnistDataset, MnistSplitLoader, normalise
+from data_loader.mnist import MnistDataset
 
-__all__ = ["DigitCanvasDataLoader"]
 HEIGHT, WIDTH, DIGIT = 28, 56, 28
 MAX_SHIFT = 8  # the left digit starts at column 0..8, the right one at column 20..28
 
@@ -39,7 +36,7 @@ class DigitCanvasDataset(MnistDataset):
         return len(self.pairs)
 
     def __getitems__(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised images (B, 1, 28, 56) and int64 masks (B, 28, 56), a few tensor ops."""
+        """uint8 images (B, 1, 28, 56) and int64 masks (B, 28, 56), in a few tensor ops."""
         pairs, columns = self.pairs[indices], self.columns[indices]
         layers = torch.zeros(2, len(indices), HEIGHT, WIDTH, dtype=torch.uint8)
         offsets = torch.arange(DIGIT)
@@ -49,23 +46,4 @@ class DigitCanvasDataset(MnistDataset):
         canvas, brighter = layers.max(0)
         classes = self.labels[pairs] + 1
         masks = torch.where(brighter.bool(), classes[:, 1, None, None], classes[:, 0, None, None])
-        return normalise(canvas.unsqueeze(1)), torch.where(canvas >= self.ink_threshold, masks, 0)
-
-
-class DigitCanvasDataLoader(MnistSplitLoader):
-    """Canvases of two MNIST digits and their per-pixel classes."""
-
-    def __init__(
-        self,
-        data_dir: str,
-        batch_size: int,
-        shuffle: bool = True,
-        validation_split: float | int = 0.0,
-        num_workers: int = 0,
-        training: bool = True,
-        download: bool = True,
-        layout_seed: int = 0,
-    ):
-        loader_args = batch_size, shuffle, validation_split, num_workers
-        dataset = functools.partial(DigitCanvasDataset, layout_seed=layout_seed)
-        super().__init__(dataset, data_dir, training, download, *loader_args)
+        return canvas.unsqueeze(1), torch.where(canvas >= self.ink_threshold, masks, 0)

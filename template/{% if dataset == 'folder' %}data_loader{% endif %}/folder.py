@@ -1,0 +1,165 @@
+"""Image files in folders, for every task: decoded with torchvision, checked once before training,
+resized to ``image_size``, optionally kept in memory, augmented per config.json, batched by
+DataLoader workers. Each task's data_loaders.py lists its files and targets."""
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+from torchvision import tv_tensors
+from torchvision.transforms import v2
+
+from base import BaseDataLoader
+from data_loader.images import normalise, read_image, resize
+from utils.util import InputError
+
+SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}  # what torchvision.io.decode_image reads
+
+
+def image_files(folder: Path, what: str) -> list[Path]:
+    """The image files below ``folder``, sorted; none is an error."""
+    files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in SUFFIXES)
+    if not files:
+        raise InputError(f"{folder}: no image files (.png, .jpg, ...); put {what} there")
+    return files
+
+
+def augmentation(steps: list[dict[str, Any]]) -> v2.Compose | None:
+    """``augment`` of config.json: ``{"type": a torchvision.transforms.v2 class, "args": {...}}``
+    each, checked with the config (utils/validation.py); none: None."""
+    return (
+        v2.Compose([getattr(v2, step["type"])(**step["args"]) for step in steps]) if steps else None
+    )
+
+
+class FolderDataset(Dataset):
+    """Sample i: ``files[i]`` decoded and resized (uint8), and ``targets[i]``: a tensor, or a mask
+    file read like an image (a ``tv_tensors.Mask``, so geometric augmentation moves it along).
+
+    Every file is decoded once here, by ``num_workers`` processes, so a bad file stops the run
+    before anything is written (or, with ``skip_bad_files``, is left out with one warning); with
+    ``cache`` the decoded images stay in memory and no file is read again.
+    """
+
+    def __init__(self, files: list[Path], targets: Sequence, args: dict[str, Any], training: bool):
+        self.files, self.targets, self.args = files, targets, args
+        self.resize, self.cached = resize(args), None
+        self.augment = augmentation(args["augment"]) if training else None
+        kept, images, labels, bad = [], [], [], []
+        workers = args["num_workers"]
+        for batch in DataLoader(range(len(files)), 64, num_workers=workers, collate_fn=self.check):
+            kept += batch[0]
+            bad += batch[3]
+            if args["cache"] and batch[0]:
+                images.append(batch[1])
+                labels.append(batch[2])
+        if bad and not args["skip_bad_files"]:
+            raise InputError(bad[0])
+        if bad:
+            logging.getLogger("data").warning(
+                f"skip_bad_files: left out {len(bad)} unreadable image files; the first: {bad[0]}"
+            )
+        self.files, self.targets = [files[i] for i in kept], [targets[i] for i in kept]
+        if args["cache"]:
+            self.cached = torch.cat(images), torch.cat(labels)
+
+    def check(self, indices: list[int]) -> tuple[list[int], Any, Any, list[str]]:
+        """Decode files: those read, their images and targets stacked (one tensor each, cheap to
+        pass between processes), and the errors of those that are not readable images."""
+        kept, samples, errors = [], [], []
+        for i in indices:
+            try:
+                samples.append(self.load(i))
+                kept.append(i)
+            except InputError as err:
+                if not str(err).startswith(f"{self.files[i]}: not a readable image"):
+                    raise
+                errors.append(str(err))
+        if not samples:
+            return kept, None, None, errors
+        images, targets = zip(*samples, strict=True)
+        return kept, torch.stack(images), torch.stack(list(map(torch.as_tensor, targets))), errors
+
+    def load(self, i: int) -> tuple[torch.Tensor, Any]:
+        image = tv_tensors.Image(read_image(self.files[i], self.args["channels"]))
+        return self.resize(image, self.target(i, image))
+
+    def target(self, i: int, image: torch.Tensor) -> Any:
+        return self.targets[i]
+
+    def as_target(self, target: torch.Tensor) -> Any:
+        """A cached target as ``load`` returns it (a tv_tensor where augmentation needs one)."""
+        return target
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitems__(self, indices: Sequence[int]) -> list[tuple[torch.Tensor, Any]]:
+        if self.cached is not None:
+            images, targets = self.cached
+            samples = [(tv_tensors.Image(images[i]), self.as_target(targets[i])) for i in indices]
+        else:
+            samples = [self.load(i) for i in indices]
+        if not self.augment:
+            return samples
+        # the random draws follow from the samples of the batch alone: a resumed run, and any
+        # number of worker processes, see the same augmented images
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(hash(tuple(int(i) for i in indices)) % 2**63)
+            return [self.augment(*sample) for sample in samples]
+
+
+class Collate:
+    """Stacks a batch of uint8 samples and normalises the images in one operation."""
+
+    def __init__(self, args: dict[str, Any]):
+        self.normalise = normalise(args)
+
+    def __call__(self, samples: list[tuple[torch.Tensor, Any]]) -> tuple[torch.Tensor, Any]:
+        images, targets = zip(*samples, strict=True)
+        return self.normalise(torch.stack(images).as_subclass(torch.Tensor)), self.target(targets)
+
+    def target(self, targets: Sequence) -> torch.Tensor:
+        return torch.stack([torch.as_tensor(t) for t in targets])
+
+
+class FolderDataLoader(BaseDataLoader):
+    """The ``train`` (or ``training=False``: ``test``) folder of ``data_dir`` as batches; validation
+    from ``val/`` when it exists, else ``validation_split`` of train. ``samples(folder)`` of each
+    task gives the files and targets of a folder."""
+
+    class_names: list[str]
+    dataset, collate = FolderDataset, Collate
+
+    def __init__(self, args: dict[str, Any], training: bool):
+        split = Path(args["data_dir"]) / ("train" if training else "test")
+        if not split.is_dir():
+            raise InputError(
+                f"{split}: folder not found; set data_loader.args.data_dir to the folder that "
+                "holds train/ and test/ (python -m data_loader mnist DIR writes an example)"
+            )
+        dataset = self.dataset(*self.samples(split), args, training)
+        val = split.with_name("val")
+        self.val_folder = val if training and val.is_dir() else None
+        workers = {"pin_memory": args["pin_memory"] and torch.cuda.is_available()}
+        if args["num_workers"]:  # DataLoader refuses these without worker processes
+            workers.update(persistent_workers=args["persistent_workers"])
+            workers.update(prefetch_factor=args["prefetch_factor"])
+        self.args, self.options_of_workers = args, workers
+        split_off = 0 if self.val_folder else args["validation_split"]
+        loader_args = args["batch_size"], args["shuffle"], split_off, args["num_workers"]
+        super().__init__(dataset, *loader_args, self.collate(args), training, **workers)
+
+    def samples(self, folder: Path) -> tuple[list[Path], Sequence]:
+        raise NotImplementedError
+
+    def split_validation(self) -> DataLoader | None:
+        if self.val_folder is None:
+            return super().split_validation()
+        args = {**self.args, "augment": [], "shuffle": False, "validation_split": 0}
+        dataset = self.dataset(*self.samples(self.val_folder), args, training=False)
+        loader_args = args["batch_size"], False, 0, args["num_workers"], self.collate(args), False
+        return BaseDataLoader(dataset, *loader_args, **self.options_of_workers)

@@ -1,0 +1,33 @@
+"""The data loaders config.json's ``data_loader.type`` may name."""
+
+from base import BaseDataLoader
+from data_loader.images import eval_transform
+from data_loader.mnist import IMAGE_ARGS, MnistDataset
+
+__all__ = ["MnistDataLoader"]
+
+
+class MnistDataLoader(BaseDataLoader):
+    """MNIST digits and their classes; the image arguments describe MNIST (for predict.py)."""
+
+    class_names = [str(digit) for digit in range(10)]
+
+    def __init__(
+        self,
+        data_dir: str,
+        batch_size: int,
+        shuffle: bool = True,
+        validation_split: float | int = 0.0,
+        num_workers: int = 0,
+        training: bool = True,
+        download: bool = True,
+        image_size: list[int] = IMAGE_ARGS["image_size"],
+        channels: int = 1,
+        mean: list[float] = IMAGE_ARGS["mean"],
+        std: list[float] = IMAGE_ARGS["std"],
+    ):
+        image_args = dict(image_size=image_size, channels=channels, mean=mean, std=std)
+        loader_args = batch_size, shuffle, validation_split, num_workers, eval_transform(image_args)
+        super().__init__(
+            MnistDataset, image_args, data_dir, download, *loader_args, training=training
+        )
