@@ -2,7 +2,7 @@
 
 from base import BaseDataLoader
 from data_loader.images import eval_transform
-from data_loader.mnist import IMAGE_ARGS, MnistDataset
+from data_loader.mnist import IMAGE_ARGS, MnistDataset, load_mnist
 
 __all__ = ["MnistDataLoader"]
 
@@ -28,6 +28,5 @@ class MnistDataLoader(BaseDataLoader):
     ):
         image_args = dict(image_size=image_size, channels=channels, mean=mean, std=std)
         loader_args = batch_size, shuffle, validation_split, num_workers, eval_transform(image_args)
-        super().__init__(
-            MnistDataset, image_args, data_dir, download, *loader_args, training=training
-        )
+        dataset = MnistDataset(*load_mnist(data_dir, train=training, download=download))
+        super().__init__(dataset, *loader_args, training)
