@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 class Figures:
     """Keeps every prediction and target (on the model's device until drawn)."""
 
-    def __init__(self) -> None:
+    def __init__(self, class_names: list[str] | None = None) -> None:  # names: like the others
         self.outputs: list[torch.Tensor] = []
         self.targets: list[torch.Tensor] = []
 
