@@ -230,7 +230,7 @@ def test_bad_inputs_are_one_line_errors_that_write_nothing(trained, tmp_path):
         cwd=run["project"],
     )
     assert done.returncode == 0, done.stderr
-    assert "Predicted 3 of 5 files" in done.stderr and done.stderr.count("skipped ") == 2
+    assert "Predicted 3 of 5 files" in done.stdout and done.stdout.count("skipped ") == 2
     rows = (out / "predictions.csv").read_text().splitlines()
     assert [row.split(",")[0] for row in rows[1:]] == ["0.png", "1.png", "2.png"]
 
