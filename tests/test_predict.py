@@ -12,6 +12,8 @@ from torchvision.io import read_image
 
 from tests.conftest import MNIST_FILES, TASKS, python
 
+# torchvision 0.29 deprecates its image codecs (for TorchCodec); the project still uses them
+pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
 N_IMAGES = 1000
 FORMATS = ("safetensors", "pt2", "onnx")
 # run inside the generated project: the first N_IMAGES test inputs as PNG files, and the outputs
