@@ -72,6 +72,7 @@ def test_resume_after_an_epoch_equals_one_run(base_config: dict, tmp_path: Path)
     base_config["lr_scheduler"] = {
         "type": "StepLR",
         "interval": "epoch",
+        "warmup_steps": 0,
         "args": {"step_size": 1, "gamma": 0.5},
     }
     base_config["trainer"]["epochs"] = 3
