@@ -56,7 +56,7 @@ def training_losses(monkeypatch) -> list[float]:
 
         def recorded(output, target):
             value = loss(output, target)
-            if self.model.training:
+            if torch.is_grad_enabled():  # training, not validation
                 losses.append(value.item())
             return value
 
