@@ -95,7 +95,7 @@ def fast_dev_run(config: ConfigParser, device: torch.device) -> None:
         evaluate_checkpoint(config, device, batches=2)
         lap("evaluated it like test.py on 2 test batches")
         distributed.broadcast(None)  # every process is done with the folder before it goes
-    setup_logging(None)
+    setup_logging(None, logging.getLogger().level)  # the temporary info.log is gone
     logger.info(f"fast-dev-run passed in {time.perf_counter() - start:.2f} s; nothing was kept")
 
 
