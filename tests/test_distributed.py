@@ -135,6 +135,26 @@ def test_two_processes_match_one_with_the_same_global_batch(project, mnist_data,
     assert abs(acc_one - acc_two) <= 0.005
 
 
+def test_training_controls_under_two_processes(project, mnist_data, tmp_path):
+    """--fast-dev-run leaves nothing behind; EMA, warm-up and freeze train under DDP."""
+    controls = [
+        "trainer.ema_decay=0.9",
+        "lr_scheduler.warmup_steps=3",
+        'trainer.freeze=["features"]',
+    ]
+    dev = run(
+        [*TORCHRUN, "--nproc_per_node=2", "train.py", f"trainer.save_dir={tmp_path / 'dev'}"]
+        + [f"data_loader.args.data_dir={mnist_data}", *controls, "--fast-dev-run"],
+        cwd=project,
+    )
+    assert dev.returncode == 0 and dev.stdout.count("fast-dev-run passed") == 1, dev.stderr[-3000:]
+    assert not (tmp_path / "dev").exists()
+    common = ["trainer.epochs=1", "trainer.len_epoch=10", *controls]
+    run_dir = train(project, tmp_path / "saved", mnist_data, *common, procs=2)
+    state = torch.load(run_dir / "checkpoint-epoch1.pth", weights_only=True)
+    assert state["steps_done"] == state["ema_state_dict"]["n_averaged"] == 10
+
+
 def test_two_node_rendezvous_on_loopback(project, mnist_data, tmp_path):
     port, save_dir = free_port(), tmp_path / "saved"
     nodes = [

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from logger import ExperimentWriter, create_writer
 from utils import distributed
@@ -29,6 +30,7 @@ class BaseTrainer(ABC):
         self.device = next(model.parameters()).device
         self.logger = logging.getLogger("trainer")
         self.writer = ExperimentWriter()
+        self.create_writer = create_writer  # train.py --fast-dev-run: no logger run
         self.epochs = self.settings["epochs"]
         self.monitor_mode, _, self.monitor_metric = self.settings["monitor"].partition(" ")
         self.monitor_best = math.inf if self.monitor_mode == "min" else -math.inf
@@ -45,7 +47,7 @@ class BaseTrainer(ABC):
         """Train from where the run stands to ``trainer.epochs``, stopping early if asked to."""
         self.config.start_run()
         if distributed.is_main():  # other DDP processes keep the base writer, which records nothing
-            self.writer = create_writer(self.config)
+            self.writer = self.create_writer(self.config)
         self.writer.log_config(self.config.config)
         signals = (signal.SIGINT, signal.SIGTERM)
         previous = {sig: signal.signal(sig, self._request_stop) for sig in signals}
@@ -65,6 +67,11 @@ class BaseTrainer(ABC):
             self.logger.info(line)
         check_finite(log, epoch)
         improved = self._update_monitor(log)
+        if self.lr_scheduler is not None and self.config["lr_scheduler"]["interval"] == "epoch":
+            if isinstance(self.lr_scheduler, ReduceLROnPlateau):  # needs the monitored value
+                self.lr_scheduler.step(log[self.monitor_metric])
+            else:
+                self.lr_scheduler.step()
         if epoch % self.settings["save_period"] == 0:
             self._save_checkpoint(f"checkpoint-epoch{epoch}.pth", epoch)
             self._remove_old_checkpoints()

@@ -55,6 +55,12 @@ RULES: dict[str, Rule] = {
     "trainer.grad_clip": ("a number >= 0", lambda v: type(v) in (int, float) and v >= 0),
     "trainer.compile": BOOLEAN,
     "trainer.figure_period": integer(0),
+    "trainer.init_strict": BOOLEAN,
+    "trainer.freeze": (
+        "a list of parameter-name prefixes",
+        lambda v: isinstance(v, list) and all(map(TEXT[1], v)),
+    ),
+    "trainer.ema_decay": ("a number in [0, 1)", lambda v: type(v) in (int, float) and 0 <= v < 1),
 }
 LOADER_RULES: dict[str, Rule] = {  # data loader arguments, checked when the config sets them
     "batch_size": integer(1),
@@ -91,9 +97,15 @@ def validate(
         if key in config["data_loader"]["args"]:
             check(config["data_loader"]["args"][key], rule, f"data_loader.args.{key}")
     if config["lr_scheduler"] is not None:
-        check(
-            get(config, "lr_scheduler.interval"), one_of("step", "epoch"), "lr_scheduler.interval"
-        )
+        interval = get(config, "lr_scheduler.interval")
+        check(interval, one_of("step", "epoch"), "lr_scheduler.interval")
+        check(get(config, "lr_scheduler.warmup_steps"), integer(0), "lr_scheduler.warmup_steps")
+        plateau = config["lr_scheduler"]["type"] == "ReduceLROnPlateau"
+        if plateau and (config["trainer"]["monitor"] == "off" or interval != "epoch"):
+            raise InputError(
+                "lr_scheduler: ReduceLROnPlateau is stepped with the monitored value after each "
+                "validation; set trainer.monitor (not off) and lr_scheduler.interval=epoch"
+            )
 
 
 def get(config: dict[str, Any], path: str) -> Any:
