@@ -2,6 +2,7 @@
 
 import inspect
 import logging
+from collections.abc import Callable
 
 import torch
 
@@ -30,7 +31,12 @@ def main(config: ConfigParser) -> None:
         train(config, device)
 
 
-def train(config: ConfigParser, device: torch.device) -> None:
+def train(
+    config: ConfigParser,
+    device: torch.device,
+    on_epoch: Callable[[dict[str, float]], bool] | None = None,
+) -> None:
+    """Train as the config says; ``on_epoch(results)`` sees every epoch, True stops after it."""
     seed_everything(config["seed"])
     data_loader = config.init_obj("data_loader")
     model = config.init_obj("arch").to(device)
@@ -50,6 +56,7 @@ def train(config: ConfigParser, device: torch.device) -> None:
         lr_scheduler=build_lr_scheduler(config, optimizer, steps),
         figures=Figures,
     )
+    trainer.on_epoch = on_epoch
     if config.resume is not None:
         trainer.resume(config.resume)
     trainer.train()
