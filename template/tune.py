@@ -6,6 +6,7 @@ saved/tune/STUDY/ (or at ``tune.storage``): the same command again continues it,
 whose worker died is marked failed and run again.
 """
 
+import argparse
 import copy
 import csv
 import os
@@ -15,7 +16,6 @@ import subprocess
 import sys
 import warnings
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -86,23 +86,20 @@ def main(config: ConfigParser) -> None:
                 raise InputError(f"tune.params: {err}") from None
     metric = tune["metric"] or base["trainer"]["monitor"]
     check_logged(metric, base, bool(args.folds))
-    devices = torch.cuda.device_count() or len(os.sched_getaffinity(0))
+    devices = torch.cuda.device_count() or len(cpus())
     if args.workers > devices:
         kind = "GPU" if torch.cuda.is_available() else "CPU core"
         raise InputError(f"--workers {args.workers}: this machine has {devices} {kind}(s)")
 
     folder = Path(base["trainer"]["save_dir"]) / "tune" / name
     study = open_study(name, tune["storage"], folder, metric, space)
+    for value in space[key]["choices"] if grid else ():  # the grid: queued trials, run in turn
+        study.enqueue_trial({key: value}, skip_if_exists=True)
     if args.workers > 1:
         run_workers(args.workers, config.argv)
     else:
-        if grid:
-            choices = {key: bounds["choices"] for key, bounds in space.items()}
-            sampler = partial(optuna.samplers.GridSampler, choices)
-            study.pruner = optuna.pruners.NopPruner()
-        else:
-            sampler = SAMPLERS[tune["sampler"]]
-            study.pruner = PRUNERS[tune["pruner"]](base["trainer"]["epochs"])
+        sampler = SAMPLERS[tune["sampler"]]
+        study.pruner = PRUNERS["none" if grid else tune["pruner"]](base["trainer"]["epochs"])
         n_trials = grid or args.trials or tune["n_trials"]
         objective = make_objective(study, trial_config, space, metric, n_trials)
         run_trials(study, objective, sampler, base["seed"], n_trials)
@@ -147,6 +144,7 @@ def open_study(name: str, url: str | None, folder: Path, metric: str, space: dic
     )
     check_same(study, metric, space)
     study.set_user_attr("search", {"metric": metric, "space": space})
+    folder.mkdir(parents=True, exist_ok=True)  # for the results, with a database too
     return study
 
 
@@ -170,19 +168,25 @@ def run_workers(n_workers: int, argv: list[str]) -> None:
     gpus = os.environ.get(
         "CUDA_VISIBLE_DEVICES", ",".join(map(str, range(torch.cuda.device_count())))
     )
-    cpus = sorted(os.sched_getaffinity(0))
-    workers = []
+    cores, workers = cpus(), []
     for i in range(n_workers):
         env = {**os.environ, "TUNE_WORKER": str(i)}
         if torch.cuda.is_available():
             env["CUDA_VISIBLE_DEVICES"] = gpus.split(",")[i]
         else:
-            share = cpus[i * len(cpus) // n_workers : (i + 1) * len(cpus) // n_workers]
+            share = cores[i * len(cores) // n_workers : (i + 1) * len(cores) // n_workers]
             env.update(TUNE_CPUS=",".join(map(str, share)), OMP_NUM_THREADS=str(len(share)))
         command = [sys.executable, __file__, *argv, "--workers", "1"]
         workers.append(subprocess.Popen(command, env=env))
     if failed := [i for i, worker in enumerate(workers) if worker.wait() != 0]:
         raise InputError(f"worker(s) {failed} failed (see above); run the same command to go on")
+
+
+def cpus() -> list[int]:
+    """The CPU cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):  # Linux
+        return sorted(os.sched_getaffinity(0))
+    return list(range(os.cpu_count() or 1))
 
 
 def make_objective(
@@ -229,8 +233,8 @@ def run_trials(
     study: optuna.Study, objective: Callable, sampler: Callable, seed: int, n_trials: int
 ) -> None:
     """Run trials until ``n_trials`` are finished or running, counting every worker's."""
-    if cpus := os.environ.get("TUNE_CPUS"):  # a worker of --workers on the CPU
-        os.sched_setaffinity(0, map(int, cpus.split(",")))
+    if (share := os.environ.get("TUNE_CPUS")) and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, map(int, share.split(",")))  # a worker of --workers on the CPU
     worker = int(os.environ.get("TUNE_WORKER", 0))
     while True:
         fail_dead_trials(study)
@@ -272,13 +276,9 @@ def report(
     keys = sorted({key for t in trials for key in t.params})
     with atomic_open(folder / "trials.csv") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["number", "state", "value", *keys, "seconds", "run", "retry_of"])
+        writer.writerow(["number", "state", "value", *keys, "seconds", "run", "worker", "retry_of"])
         for t in trials:
-            seconds = (
-                (t.datetime_complete - t.datetime_start).total_seconds()
-                if t.datetime_complete
-                else ""
-            )
+            seconds = t.duration.total_seconds() if t.duration else None
             writer.writerow(
                 [
                     t.number,
@@ -287,6 +287,7 @@ def report(
                     *(t.params.get(k) for k in keys),
                     seconds,
                     t.user_attrs.get("run"),
+                    t.user_attrs.get("worker"),
                     t.system_attrs.get("failed_trial"),
                 ]
             )
@@ -324,26 +325,31 @@ def plot(study: optuna.Study, folder: Path) -> None:
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     axes = plots.plot_optimization_history(study)
     axes.figure.savefig(folder / "history.png", bbox_inches="tight")
-    if (
-        len(study.best_trial.params)
-        and sum(t.state == TrialState.COMPLETE for t in study.trials) > 1
-    ):
+    if study.best_trial.params and len(study.get_trials(states=(TrialState.COMPLETE,))) > 1:
         evaluator = optuna.importance.PedAnovaImportanceEvaluator()
         axes = plots.plot_param_importances(study, evaluator=evaluator)
         axes.figure.savefig(folder / "importances.png", bbox_inches="tight")
 
 
 def cli(argv: list[str] | None = None) -> None:
-    parser = cli_parser("Search hyperparameters (config's tune section), or repeat a config.")
-    parser.add_argument("--trials", type=int, metavar="N", help="trials to finish (tune.n_trials)")
+    parser = cli_parser("Search hyperparameters (the config's tune section), or repeat a config.")
+    parser.add_argument("--trials", type=positive, metavar="N", help="default: tune.n_trials")
     parser.add_argument(
-        "--workers", type=int, default=1, metavar="W", help="processes on the study"
+        "--workers", type=positive, default=1, metavar="W", help="processes (one per device)"
     )
     parser.add_argument("--study", metavar="NAME", help="study name (default: the config's name)")
     repeat = parser.add_mutually_exclusive_group()
-    repeat.add_argument("--seeds", type=int, metavar="K", help="train with K seeds instead")
-    repeat.add_argument("--folds", type=int, metavar="K", help="K-fold cross-validation instead")
+    repeat.add_argument("--seeds", type=positive, metavar="K", help="train with K seeds instead")
+    repeat.add_argument(
+        "--folds", type=positive, metavar="K", help="K-fold cross-validation instead"
+    )
     run_cli(parser, main, argv)
+
+
+def positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return int(text)
 
 
 if __name__ == "__main__":

@@ -63,7 +63,8 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
 class BaseDataLoader(DataLoader):
     """A DataLoader that can hold out part of its dataset for validation.
 
-    ``validation_split`` is a fraction in [0, 1) or a number of samples; the split is the same on
+    ``validation_split`` is a fraction in [0, 1), a number of samples or a fold ``[i, K]`` (the
+    i-th of K disjoint parts, for tune.py --folds); the split is the same on
     every run (it does not depend on the config's seed), and ``split_validation()`` returns a
     loader over the held-out samples, or None when nothing is held out. ``batch_size`` is per
     process under DDP. With ``training=False`` (evaluation data) every process keeps all of its
@@ -75,7 +76,7 @@ class BaseDataLoader(DataLoader):
         dataset: Dataset,
         batch_size: int,
         shuffle: bool,
-        validation_split: float | int,
+        validation_split: float | int | list[int],
         num_workers: int,
         collate_fn: Callable[[Any], Any] = default_collate,
         split_seed: int = 0,
@@ -116,9 +117,13 @@ class BaseDataLoader(DataLoader):
 
 
 def split_indices(
-    n_samples: int, split: float | int, seed: int
+    n_samples: int, split: float | int | list[int], seed: int
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Training and validation indices for a fraction or count of held-out samples."""
+    if isinstance(split, list):  # fold [i, K]: validate on the i-th of K disjoint parts
+        parts = torch.randperm(n_samples, generator=torch.Generator().manual_seed(seed))
+        parts = parts.tensor_split(split[1])
+        return torch.cat(parts[: split[0]] + parts[split[0] + 1 :]), parts[split[0]]
     key = "data_loader.args.validation_split"
     if isinstance(split, bool) or not isinstance(split, (int, float)):
         raise InputError(f"{key}: must be a fraction like 0.1 or a sample count, got {split!r}")
