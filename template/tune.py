@@ -9,6 +9,7 @@ whose worker died is marked failed and run again.
 import argparse
 import copy
 import csv
+import logging
 import os
 import socket
 import statistics
@@ -26,7 +27,7 @@ from optuna.trial import TrialState
 from parse_config import ConfigParser, cli_parser, run_cli, set_by_path
 from train import train
 from utils import distributed
-from utils.util import InputError, atomic_open, write_json
+from utils.util import InputError, TrainingInterrupted, atomic_open, write_json
 from utils.validation import get
 
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
@@ -37,6 +38,8 @@ PRUNERS = {
     "hyperband": lambda epochs: optuna.pruners.HyperbandPruner(max_resource=epochs),
     "none": lambda epochs: optuna.pruners.NopPruner(),
 }
+# queues a failed trial's values again, as a new trial (``retry_of`` in trials.csv)
+retry = optuna.storages.RetryHeartbeatStaleTrialCallback()
 SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
 
 
@@ -134,7 +137,6 @@ def open_study(name: str, url: str | None, folder: Path, metric: str, space: dic
         folder.mkdir(parents=True, exist_ok=True)
         storage = file_storage(journal)
     else:  # a worker on another machine that stops beating fails its trial, which is retried
-        retry = optuna.storages.RetryHeartbeatStaleTrialCallback()
         storage = optuna.storages.RDBStorage(
             url, heartbeat_interval=60, grace_period=180, failed_trial_callback=retry
         )
@@ -213,7 +215,11 @@ def make_objective(
             return pruned
 
         with distributed.session(config["n_gpu"]) as device:
-            train(parsed, device, on_epoch)
+            try:
+                train(parsed, device, on_epoch)
+            except TrainingInterrupted:  # SIGINT or SIGTERM: fails the trial, to be run again
+                retry(study, study.get_trials(deepcopy=False)[trial.number])
+                raise
         trial.set_user_attr("run", str(parsed.save_dir))
         if pruned:
             raise optuna.TrialPruned(f"pruned after epoch {len(values)}")
@@ -255,7 +261,7 @@ def fail_dead_trials(study: optuna.Study) -> None:
                 study.tell(trial.number, state=TrialState.FAIL)
             except RuntimeError:  # another worker did it
                 continue
-            optuna.storages.RetryHeartbeatStaleTrialCallback()(study, trial)
+            retry(study, trial)
 
 
 def alive(pid: int) -> bool:
@@ -323,6 +329,7 @@ def plot(study: optuna.Study, folder: Path) -> None:
     from optuna.visualization import matplotlib as plots
 
     warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # not its font search
     axes = plots.plot_optimization_history(study)
     axes.figure.savefig(folder / "history.png", bbox_inches="tight")
     if study.best_trial.params and len(study.get_trials(states=(TrialState.COMPLETE,))) > 1:
