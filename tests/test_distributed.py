@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import run
+from tests.conftest import METRICS, run
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
 STEP_LR = [
@@ -69,17 +69,57 @@ def evaluate_metrics(project: Path, checkpoint: Path, mnist: Path, procs: int) -
     return json.loads((checkpoint.parent / "test_metrics.json").read_text())
 
 
-def test_metric_sync_counts_every_test_sample_once(project, mnist_data, tmp_path):
+# under torchrun: how many test samples the processes evaluate together
+COUNT_TEST_SAMPLES = """
+import json, sys
+import torch, torch.distributed as dist
+import data_loader.data_loaders as module_data
+dist.init_process_group("gloo")
+loader = json.load(open("config.json"))["data_loader"]
+args = {**loader["args"], "data_dir": sys.argv[1], "shuffle": False, "validation_split": 0.0}
+data = getattr(module_data, loader["type"])(**args, training=False)
+count = torch.tensor(sum(len(target) for _, target in data))
+dist.all_reduce(count)
+print(f"evaluated {count.item()} of {len(data.dataset)}")
+dist.destroy_process_group()
+"""
+
+
+@pytest.mark.parametrize(
+    ("task", "n_test"), [("classification", 160), ("segmentation", 80), ("regression", 160)]
+)
+def test_three_processes_evaluate_every_test_sample_once(copie, tmp_path, task, n_test):
+    """160 synthetic test digits (80 canvases) do not split evenly into 3 shards: none is dropped,
+    and every metric of the task is the one a single process computes."""
+    project = copie.copy(extra_answers={"task": task, "n_gpu": 2}).project_dir
+    data = tmp_path / "data"
+    write = "import sys; from pathlib import Path; from tests.conftest import write_mnist as w; "
+    result = run([sys.executable, "-c", f"{write}w(Path(sys.argv[1]))", str(data)], cwd=project)
+    assert result.returncode == 0, result.stderr
+    script = tmp_path / "count.py"
+    script.write_text(COUNT_TEST_SAMPLES)
+    counted = run(
+        [*TORCHRUN, "--nproc_per_node=3", str(script), str(data)],
+        cwd=project,
+        env={"PYTHONPATH": str(project)},
+    )
+    assert counted.returncode == 0, counted.stderr[-3000:]
+    assert f"evaluated {n_test} of {n_test}" in counted.stdout
+    metrics = f"metrics={json.dumps(METRICS[task])}"
     run_dir = train(
-        project, tmp_path / "saved", mnist_data, "trainer.epochs=1", "trainer.len_epoch=60"
+        project,
+        tmp_path / "saved",
+        data,
+        "trainer.epochs=1",
+        "trainer.len_epoch=3",
+        "data_loader.args.batch_size=32",
+        metrics,
     )
     checkpoint = run_dir / "model_best.pth"
-    single = evaluate_metrics(project, checkpoint, mnist_data, procs=1)
-    sharded = evaluate_metrics(project, checkpoint, mnist_data, procs=3)  # 3334 + 3333 + 3333
-    print(f"\ntest accuracy, 1 process: {single['accuracy']}, 3 processes: {sharded['accuracy']}")
-    assert round(sharded["accuracy"] * 10000) == round(single["accuracy"] * 10000)
-    assert round(sharded["top_k_acc"] * 10000) == round(single["top_k_acc"] * 10000)
-    assert sharded["loss"] == pytest.approx(single["loss"], rel=1e-5)
+    single = evaluate_metrics(project, checkpoint, data, procs=1)
+    sharded = evaluate_metrics(project, checkpoint, data, procs=3)
+    assert set(single) == {"loss", *METRICS[task]}
+    assert sharded == pytest.approx(single, rel=1e-5, abs=1e-6)
 
 
 def test_two_processes_match_one_with_the_same_global_batch(project, mnist_data, tmp_path):

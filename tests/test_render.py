@@ -38,6 +38,7 @@ DEFAULT_FILES = {
     "logger/visualization.py",
     "logger/writer.py",
     "model/__init__.py",
+    "model/blocks.py",
     "model/figures.py",
     "model/loss.py",
     "model/metric.py",
@@ -63,6 +64,29 @@ DEFAULT_FILES = {
     "tests/test_tensorboard.py",
     "tests/test_training.py",
 }
+
+
+# what each task's model.py and loss.py offer to config.json (their __all__)
+MODELS = {
+    "classification": ["MnistModel", "MnistNet"],
+    "segmentation": ["UNet"],
+    "regression": ["AngleNet"],
+}
+LOSSES = {
+    "classification": ["nll_loss", "cross_entropy"],
+    "segmentation": ["cross_entropy", "dice_loss", "cross_entropy_dice"],
+    "regression": ["mse_loss", "smooth_l1_loss"],
+}
+
+
+def choices(files: dict[str, str], module: str) -> list[str]:
+    """The ``__all__`` of a rendered module: the names config.json may give."""
+    (names,) = [
+        ast.literal_eval(node.value)
+        for node in ast.parse(files[module]).body
+        if isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "__all__"
+    ]
+    return names
 
 
 def project_files(project: Path) -> dict[str, str]:
@@ -124,6 +148,11 @@ def test_each_task_renders_only_its_own_files_and_default_metrics(copie, task):
     others = [name for other in TASKS if other != task for name in METRICS[other]]
     defined = {n.name for n in ast.parse(files["model/metric.py"]).body if hasattr(n, "name")}
     assert not defined & set(others)
+    assert choices(files, "model/metric.py") == list(METRICS[task])
+    assert choices(files, "model/model.py") == MODELS[task]
+    assert choices(files, "data_loader/data_loaders.py") == [config["data_loader"]["type"]]
+    assert config["arch"]["type"] in MODELS[task]
+    assert config["loss"]["type"] in choices(files, "model/loss.py") == LOSSES[task]
     readme = files["README.md"]
     assert f"saved/models/{config['name']}/RUN_ID/model_best.pth" in readme
     assert f'| `arch.type` | `"{config["arch"]["type"]}"`' in readme
@@ -162,7 +191,7 @@ def test_every_variant_has_its_answers_and_only_its_options(rendered):
             for node in ast.parse(files["model/metric.py"]).body
             if isinstance(node, ast.FunctionDef)
         }
-        assert defined == set(answers["metrics"])
+        assert defined == set(choices(files, "model/metric.py")) == set(METRICS[answers["task"]])
         uses_tensorboard = any("tensorboard" in text.lower() for text in files.values())
         assert uses_tensorboard == (answers["logger"] == "tensorboard"), answers
         assert ("tests/test_tensorboard.py" in files) == (answers["logger"] == "tensorboard")

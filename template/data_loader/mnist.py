@@ -1,8 +1,5 @@
-"""MNIST from its four original gzip IDX files, held in memory as uint8 tensors.
-
-The files live in ``DATA_DIR/MNIST/raw/``, the layout torchvision uses, so an existing download is
-reused. Missing files are downloaded from the usual public mirrors and checked against their MD5.
-"""
+"""MNIST from its original gzip files in ``DATA_DIR/MNIST/raw/`` (torchvision's layout, so a
+download is reused; missing files are fetched and MD5-checked), its dataset and its loader."""
 
 import gzip
 import hashlib
@@ -11,11 +8,15 @@ import math
 import urllib.error
 import urllib.request
 import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
+from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from base.base_data_loader import BaseDataLoader, BatchDataset, keep_batch
 from utils.util import InputError
 
 MIRRORS = (
@@ -28,7 +29,41 @@ FILES = {  # name: MD5 of the .gz file
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
-IDX_UINT8 = 0x08
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+
+
+def normalise(pixels: torch.Tensor) -> torch.Tensor:
+    """Pixel values 0..255 as floats of mean 0 and deviation 1 over MNIST."""
+    return pixels.div(255.0).sub_(MNIST_MEAN).div_(MNIST_STD)
+
+
+class MnistDataset(BatchDataset):
+    """MNIST images (B, 1, 28, 28), normalised, and their classes; task datasets derive from it."""
+
+    def __init__(self, images: torch.Tensor, labels: torch.Tensor):
+        self.images, self.labels = images, labels
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitems__(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        return normalise(self.images[indices].unsqueeze(1)), self.labels[indices]
+
+
+class MnistSplitLoader(BaseDataLoader):
+    """The train split (with a validation hold-out) or, with ``training=False``, the test split as
+    ``make_dataset(images, labels)``: one constructor path, which passes ``training`` on."""
+
+    def __init__(
+        self,
+        make_dataset: Callable[[torch.Tensor, torch.Tensor], Dataset],
+        data_dir: str,
+        training: bool,
+        download: bool,
+        *loader_args: Any,
+    ):
+        images, labels = load_mnist(data_dir, train=training, download=download)
+        super().__init__(make_dataset(images, labels), *loader_args, keep_batch, training)
 
 
 def load_mnist(
@@ -62,7 +97,7 @@ def read_idx(path: Path, ndim: int) -> torch.Tensor:
         data = gzip.decompress(path.read_bytes())
     except (OSError, EOFError, zlib.error) as err:
         raise InputError(f"{path}: corrupt or truncated gzip file ({err}); {fix}") from None
-    if len(data) < 4 or data[:2] != b"\0\0" or data[2] != IDX_UINT8 or data[3] != ndim:
+    if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08 or data[3] != ndim:  # 8: ubyte
         raise InputError(f"{path}: not an IDX file of {ndim}-d unsigned bytes; {fix}")
     header = 4 + 4 * ndim
     shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
@@ -78,8 +113,7 @@ def download_file(path: Path) -> None:
     """Fetch ``path.name`` from the first mirror that serves it intact (MD5 checked)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     errors = []
-    for mirror in MIRRORS:
-        url = mirror + path.name
+    for url in (mirror + path.name for mirror in MIRRORS):
         try:
             data = fetch(url)
         except (urllib.error.URLError, OSError) as err:
@@ -103,9 +137,5 @@ def fetch(url: str) -> bytes:
     logging.getLogger("data").info(f"Downloading {url}")
     with urllib.request.urlopen(url, timeout=30) as response:
         total = int(response.headers.get("Content-Length") or 0) or None
-        chunks = []
-        with tqdm(total=total, unit="B", unit_scale=True, desc=url.rsplit("/", 1)[-1]) as bar:
-            while chunk := response.read(1 << 16):
-                chunks.append(chunk)
-                bar.update(len(chunk))
-    return b"".join(chunks)
+        with tqdm.wrapattr(response, "read", total=total, desc=url.rsplit("/", 1)[-1]) as stream:
+            return b"".join(iter(lambda: stream.read(1 << 16), b""))

@@ -6,6 +6,8 @@ Outputs and targets are angles in degrees, both of shape (B,).
 import torch
 import torch.nn.functional as F
 
+__all__ = ["mse_loss", "smooth_l1_loss"]
+
 
 def mse_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean squared error, in square degrees."""

@@ -1,15 +1,14 @@
 """Rotated MNIST digits with their rotation angle, in degrees, as the target."""
 
+import functools
 import math
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import Dataset
 
-from base import BaseDataLoader, keep_batch
-from data_loader.mnist import load_mnist
+from data_loader.mnist import MnistDataset, MnistSplitLoader, normalise
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
+__all__ = ["RotatedMnistDataLoader"]
 
 
 def rotate(images: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
@@ -23,36 +22,32 @@ def rotate(images: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
     return F.grid_sample(images, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
 
-class RotatedMnistDataset(Dataset):
+class RotatedMnistDataset(MnistDataset):
     """MNIST digit ``i`` rotated by a fixed random angle ``angles[i]``, rotated batch by batch.
 
     The angles are uniform in [-max_angle, max_angle] degrees and follow from ``angle_seed``
     alone, so every run sees the same rotations.
     """
 
-    def __init__(self, images: torch.Tensor, max_angle: float = 45.0, angle_seed: int = 0):
-        self.images = images
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        max_angle: float = 45.0,
+        angle_seed: int = 0,
+    ):
+        super().__init__(images, labels)
         generator = torch.Generator().manual_seed(angle_seed)
         self.angles = (torch.rand(len(images), generator=generator) * 2 - 1) * max_angle
-
-    def __len__(self) -> int:
-        return len(self.angles)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        images, angles = self.__getitems__(torch.tensor([index]))
-        return images[0], angles[0]
 
     def __getitems__(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised rotated images (B, 1, 28, 28) and their angles (B,) in degrees."""
         angles = self.angles[indices]
-        images = self.images[indices].unsqueeze(1).float().div_(255.0)
-        images = rotate(images, angles)
-        return images.sub_(MNIST_MEAN).div_(MNIST_STD), angles
+        return normalise(rotate(self.images[indices].unsqueeze(1).float(), angles)), angles
 
 
-class RotatedMnistDataLoader(BaseDataLoader):
-    """Rotated digits of the MNIST train split (with a validation hold-out) or, with
-    ``training=False``, of the test split."""
+class RotatedMnistDataLoader(MnistSplitLoader):
+    """Rotated MNIST digits and their angles."""
 
     def __init__(
         self,
@@ -66,6 +61,6 @@ class RotatedMnistDataLoader(BaseDataLoader):
         max_angle: float = 45.0,
         angle_seed: int = 0,
     ):
-        images, _ = load_mnist(data_dir, train=training, download=download)
-        dataset = RotatedMnistDataset(images, max_angle, angle_seed)
-        super().__init__(dataset, batch_size, shuffle, validation_split, num_workers, keep_batch)
+        loader_args = batch_size, shuffle, validation_split, num_workers
+        dataset = functools.partial(RotatedMnistDataset, max_angle=max_angle, angle_seed=angle_seed)
+        super().__init__(dataset, data_dir, training, download, *loader_args)

@@ -1,5 +1,6 @@
 """Segmentation parts: digit canvases, the U-Net, losses, metrics exact over an epoch, figures."""
 
+import json
 import math
 
 import pytest
@@ -10,6 +11,7 @@ from data_loader.data_loaders import DigitCanvasDataLoader, DigitCanvasDataset
 from model.figures import Figures
 from model.loss import cross_entropy, cross_entropy_dice, dice_loss
 from model.model import UNet
+from tests.conftest import PROJECT
 from utils.metric_tracker import MetricTracker
 
 
@@ -45,7 +47,8 @@ def test_canvases_are_deterministic_and_use_every_digit_once(data_dir):
 
 def test_train_and_validation_canvases_split(data_dir):
     loader = DigitCanvasDataLoader(str(data_dir), batch_size=32, validation_split=0.25)
-    assert loader.n_samples == 240 and len(loader.split_validation().batch_sampler.indices) == 80
+    held_out = loader.split_validation().batch_sampler.indices
+    assert len(loader.batch_sampler.indices) == 240 and len(held_out) == 80
 
 
 def test_unet_keeps_the_image_size_and_scores_eleven_classes():
@@ -78,7 +81,7 @@ def reference(name: str, predicted: torch.Tensor, target: torch.Tensor) -> float
     return sum(scores) / len(scores)
 
 
-@pytest.mark.parametrize("name", {{ metrics | tojson }})
+@pytest.mark.parametrize("name", module_metric.__all__)
 def test_metrics_are_exact_over_uneven_batches(name):
     generator = torch.Generator().manual_seed(0)
     target = torch.randint(0, 11, (23, 8, 16), generator=generator)
@@ -111,7 +114,7 @@ def test_trained_model_scores_the_synthetic_canvases(tested_run):
     run, metrics, _ = tested_run
     # 27 steps take the loss well below chance level, ln(11); telling the blocks apart takes longer
     assert metrics["loss"] < 0.6 * math.log(11)
-    for name in {{ metrics | tojson }}:
+    for name in json.loads((PROJECT / "config.json").read_text())["metrics"]:
         assert 0.0 < metrics[name] <= 1.0 + 1e-6, name
     assert {p.name for p in run.glob("test_*.png")} == {"test_segmentation.png"}
 

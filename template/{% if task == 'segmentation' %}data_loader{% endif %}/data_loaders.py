@@ -1,18 +1,17 @@
 """Two MNIST digits side by side on one canvas, with the class of every pixel as the target."""
 
+import functools
+
 import torch
-from torch.utils.data import Dataset
 
-from base import BaseDataLoader, keep_batch
-from data_loader.mnist import load_mnist
+from data_loader.mnist import MnistDataset, MnistSplitLoader, normalise
 
-MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-NUM_CLASSES = 11  # 0 = background, 1..10 = digits 0..9
+__all__ = ["DigitCanvasDataLoader"]
 HEIGHT, WIDTH, DIGIT = 28, 56, 28
 MAX_SHIFT = 8  # the left digit starts at column 0..8, the right one at column 20..28
 
 
-class DigitCanvasDataset(Dataset):
+class DigitCanvasDataset(MnistDataset):
     """Canvases (28 x 56) of two MNIST digits each, labelled per pixel, built batch by batch.
 
     The layout is fixed by ``layout_seed``: canvas ``i`` always shows the same two digits at the
@@ -28,7 +27,8 @@ class DigitCanvasDataset(Dataset):
         layout_seed: int = 0,
         ink_threshold: int = 128,
     ):
-        self.images, self.labels, self.ink_threshold = images, labels, ink_threshold
+        super().__init__(images, labels)
+        self.ink_threshold = ink_threshold
         generator = torch.Generator().manual_seed(layout_seed)
         order = torch.randperm(len(labels), generator=generator)
         self.pairs = order[: len(order) // 2 * 2].view(-1, 2)
@@ -37,10 +37,6 @@ class DigitCanvasDataset(Dataset):
 
     def __len__(self) -> int:
         return len(self.pairs)
-
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        images, masks = self.__getitems__(torch.tensor([index]))
-        return images[0], masks[0]
 
     def __getitems__(self, indices: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised images (B, 1, 28, 56) and int64 masks (B, 28, 56), a few tensor ops."""
@@ -53,14 +49,11 @@ class DigitCanvasDataset(Dataset):
         canvas, brighter = layers.max(0)
         classes = self.labels[pairs] + 1
         masks = torch.where(brighter.bool(), classes[:, 1, None, None], classes[:, 0, None, None])
-        masks = torch.where(canvas >= self.ink_threshold, masks, 0)
-        images = canvas.unsqueeze(1).float().div_(255.0).sub_(MNIST_MEAN).div_(MNIST_STD)
-        return images, masks
+        return normalise(canvas.unsqueeze(1)), torch.where(canvas >= self.ink_threshold, masks, 0)
 
 
-class DigitCanvasDataLoader(BaseDataLoader):
-    """Canvases from the MNIST train split (with a validation hold-out) or, with
-    ``training=False``, from the test split."""
+class DigitCanvasDataLoader(MnistSplitLoader):
+    """Canvases of two MNIST digits and their per-pixel classes."""
 
     def __init__(
         self,
@@ -73,6 +66,6 @@ class DigitCanvasDataLoader(BaseDataLoader):
         download: bool = True,
         layout_seed: int = 0,
     ):
-        images, labels = load_mnist(data_dir, train=training, download=download)
-        dataset = DigitCanvasDataset(images, labels, layout_seed)
-        super().__init__(dataset, batch_size, shuffle, validation_split, num_workers, keep_batch)
+        loader_args = batch_size, shuffle, validation_split, num_workers
+        dataset = functools.partial(DigitCanvasDataset, layout_seed=layout_seed)
+        super().__init__(dataset, data_dir, training, download, *loader_args)

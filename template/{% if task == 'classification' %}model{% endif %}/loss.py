@@ -3,6 +3,8 @@
 import torch
 import torch.nn.functional as F
 
+__all__ = ["nll_loss", "cross_entropy"]
+
 
 def nll_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """For models that return log-probabilities (MnistModel)."""

@@ -6,6 +6,8 @@ Outputs are per-pixel logits (B, C, H, W); targets are class indices (B, H, W).
 import torch
 import torch.nn.functional as F
 
+__all__ = ["cross_entropy", "dice_loss", "cross_entropy_dice"]
+
 
 def cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy over all pixels."""

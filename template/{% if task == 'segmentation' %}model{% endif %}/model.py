@@ -5,14 +5,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from base import BaseModel
+from model.blocks import conv_bn_relu
 
-
-def conv_bn_relu(in_channels: int, out_channels: int) -> list[nn.Module]:
-    return [
-        nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    ]
+__all__ = ["UNet"]
 
 
 def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:

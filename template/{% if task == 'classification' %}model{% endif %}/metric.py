@@ -1,0 +1,33 @@
+"""Metrics for config.json's ``metrics``: torchmetrics counts, so exact over a whole epoch."""
+
+from torchmetrics import Metric, classification
+
+__all__ = ["accuracy", "top_k_acc", "precision", "recall", "f1"]
+NUM_CLASSES = 10
+
+
+def accuracy(num_classes: int = NUM_CLASSES) -> Metric:
+    """Share of samples whose highest-scoring class is the target."""
+    return classification.MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+
+
+def top_k_acc(num_classes: int = NUM_CLASSES, k: int = 3) -> Metric:
+    """Share of samples whose target is among the ``k`` highest-scoring classes."""
+    return classification.MulticlassAccuracy(
+        num_classes, top_k=k, average="micro", validate_args=False
+    )
+
+
+def precision(num_classes: int = NUM_CLASSES) -> Metric:
+    """Precision per class, averaged over classes (macro)."""
+    return classification.MulticlassPrecision(num_classes, average="macro", validate_args=False)
+
+
+def recall(num_classes: int = NUM_CLASSES) -> Metric:
+    """Recall per class, averaged over classes (macro)."""
+    return classification.MulticlassRecall(num_classes, average="macro", validate_args=False)
+
+
+def f1(num_classes: int = NUM_CLASSES) -> Metric:
+    """F1 score per class, averaged over classes (macro)."""
+    return classification.MulticlassF1Score(num_classes, average="macro", validate_args=False)

@@ -1,0 +1,20 @@
+"""Metrics for config.json's ``metrics``: torchmetrics sums, so exact over a whole epoch."""
+
+from torchmetrics import Metric, regression
+
+__all__ = ["mae", "rmse", "r2"]
+
+
+def mae() -> Metric:
+    """Mean absolute error, in degrees."""
+    return regression.MeanAbsoluteError()
+
+
+def rmse() -> Metric:
+    """Root of the mean squared error, in degrees."""
+    return regression.MeanSquaredError(squared=False)
+
+
+def r2() -> Metric:
+    """Coefficient of determination: 1 - squared error / variance of the targets."""
+    return regression.R2Score()
