@@ -30,6 +30,7 @@ from utils import distributed
 from utils.util import InputError, TrainingInterrupted, atomic_open, write_json
 from utils.validation import get
 
+warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # not ours
 FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
 LIVE = (*FINISHED, TrialState.RUNNING)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which process runs a trial
@@ -328,7 +329,6 @@ def plot(study: optuna.Study, folder: Path) -> None:
     matplotlib.use("Agg")  # files only, no window
     from optuna.visualization import matplotlib as plots
 
-    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
     logging.getLogger("matplotlib").setLevel(logging.WARNING)  # not its font search
     axes = plots.plot_optimization_history(study)
     axes.figure.savefig(folder / "history.png", bbox_inches="tight")
