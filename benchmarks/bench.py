@@ -8,7 +8,8 @@ Renders the default project into a temporary folder, then measures:
   loading included), with the test accuracy `test.py` gets from its model_best.pth;
 - seconds per training epoch of our Trainer and of a bare loop written here, with the same model,
   batch size, optimizer, schedule, loss and in-memory data; their ratio; samples per second;
-- peak RSS of the training process, and the wall time of `python train.py --help`.
+- peak RSS of the training process, and the wall time of `python train.py --help`;
+- the time copier takes to render the default project (in-process, median of 3).
 Prints one JSON object. It is not part of the test suite (tests/test_benchmark.py runs it on a
 tiny subset only).
 """
@@ -16,6 +17,7 @@ tiny subset only).
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -107,6 +109,20 @@ def run_measured(args: list[str], cwd: Path) -> tuple[float, float, str]:
     return seconds, usage.ru_maxrss / 1024, output
 
 
+def render_seconds(repeats: int = 3) -> float:
+    """Median wall time of rendering the defaults with copier's run_copy, in this process: what
+    `copier copy --defaults` costs beyond the interpreter's start-up."""
+    from copier import run_copy
+
+    seconds = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for attempt in range(repeats):
+            start = time.perf_counter()
+            run_copy(str(REPO), f"{tmp}/{attempt}", defaults=True, vcs_ref="HEAD", quiet=True)
+            seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("data_dir", type=Path, help="folder that holds MNIST/raw/")
@@ -179,6 +195,7 @@ def main() -> None:
                 "samples_per_s_bare": round(epochs["n_samples"] / bare),
                 "peak_rss_mib": round(peak_rss),
                 "startup_help_s": round(startup, 2),
+                "render_defaults_s": round(render_seconds(), 2),
                 "cpu_count": os.cpu_count(),
             },
             indent=2,

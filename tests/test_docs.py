@@ -578,7 +578,8 @@ def assert_trained_and_tested(project: Path, config: dict[str, Any]) -> None:
     assert all(metrics[name] > 0.5 for name in scores), metrics
     log = project / "saved" / "log" / config["name"] / run.name
     events = list(log.glob("events.out.tfevents.*"))
-    assert bool(events) == config["trainer"].get("tensorboard", False), list(log.iterdir())
+    logger = yaml.safe_load((project / ".copier-answers.yml").read_text())["logger"]
+    assert bool(events) == (logger == "tensorboard"), list(log.iterdir())
 
 
 def assert_installed(shell: DocShell, project: Path) -> None:
@@ -603,7 +604,8 @@ def test_getting_started_commands_run(mnist_data, tmp_path):
     assert_installed(shell, project)
     assert_trained_and_tested(project, json.loads((project / "config.json").read_text()))
     cpu = json.loads((work / "my_cpu_project" / "config.json").read_text())
-    assert cpu["n_gpu"] == 0 and "tensorboard" not in cpu["trainer"]
+    cpu_answers = yaml.safe_load((work / "my_cpu_project" / ".copier-answers.yml").read_text())
+    assert cpu["n_gpu"] == 0 and cpu_answers["logger"] == "none"
 
 
 def test_template_readme_shows_the_getting_started_commands():

@@ -1,5 +1,6 @@
 """Every logger backend on the real MNIST: 2 short epochs, then a resumed 3rd, read back with the
-backend's own reader and compared with the values the console printed."""
+backend's own reader and compared with the values the console printed; the pictures too (the
+input grid every epoch, the task's figures after the last epoch of each start)."""
 
 import csv
 import json
@@ -111,6 +112,24 @@ def assert_steps_match(logged: dict[int, float], printed: dict[int, float]) -> N
         assert logged[step] == pytest.approx(loss, abs=5e-7, rel=1e-6), step
 
 
+def assert_pictures(drawn: dict[str, list[int]]) -> None:
+    """``drawn``: the epochs of each picture tag. Figures come every figure_period (5) epochs and
+    after the last one: epoch 2 ends the first start, epoch 3 the resumed one."""
+    assert sorted(drawn.pop("valid/input")) == EPOCHS
+    assert drawn, "no figure"
+    for tag, epochs in drawn.items():
+        assert tag.startswith("valid/") and sorted(epochs) == [2, 3], tag
+
+
+def png_files(folder: Path) -> dict[str, list[int]]:
+    """The epochs of each tag in a folder of ``TAG/epochN.png`` files."""
+    drawn: dict[str, list[int]] = {}
+    for path in folder.rglob("epoch*.png"):
+        tag = str(path.parent.relative_to(folder))
+        drawn.setdefault(tag, []).append(int(path.stem.removeprefix("epoch")))
+    return drawn
+
+
 def test_tensorboard(copie, mnist_data, tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -124,7 +143,7 @@ def test_tensorboard(copie, mnist_data, tmp_path):
         assert logged == {e: float(np.float32(v)) for e, v in values.items()}, key  # float32
     logged_steps = {e.step: e.value for e in events.Scalars("loss/train_step")}
     assert_steps_match(logged_steps, trained.steps)
-    assert "valid/input" in events.Tags()["images"]
+    assert_pictures({tag: [e.step for e in events.Images(tag)] for tag in events.Tags()["images"]})
     print(f"\ntensorboard: train + resume {trained.seconds:.1f} s")
 
 
@@ -139,6 +158,7 @@ def test_csv(copie, mnist_data, tmp_path):
             trained.epochs[epoch]
         )
     assert reader.fieldnames[0] == "epoch"
+    assert_pictures(png_files(trained.log_dir / "images"))
     print(f"\ncsv: train + resume {trained.seconds:.1f} s")
 
 
@@ -152,7 +172,8 @@ def test_wandb(copie, mnist_data, tmp_path):
 
     by_epoch: dict[str, dict[int, float]] = {}
     by_step: dict[int, float] = {}
-    for part in parts:
+    pictures: dict[str, list[int]] = {}
+    for path, part in zip(files, parts, strict=True):
         for record in part:
             if not record.HasField("history"):
                 continue
@@ -162,16 +183,14 @@ def test_wandb(copie, mnist_data, tmp_path):
             if "epoch" in values:
                 for key, value in values.items():
                     by_epoch.setdefault(key, {})[values["epoch"]] = value
+                    if isinstance(value, dict) and value.get("_type") == "image-file":
+                        assert (path.parent / "files" / value["path"]).is_file(), value
+                        pictures.setdefault(key, []).append(values["epoch"])
     for key, values in trained.expected().items():
         assert by_epoch[key] == values, key
     assert_steps_match(by_step, trained.steps)
-    assert sorted(by_epoch["parameters/classifier.weight"]) == EPOCHS  # histograms, images
-    assert sorted(by_epoch["valid/input"]) == EPOCHS
-    for part, images in zip(
-        files, (by_epoch["valid/input"][1], by_epoch["valid/input"][3]), strict=True
-    ):
-        assert images["count"] == 16
-        assert all((part.parent / "files" / name).is_file() for name in images["filenames"])
+    assert sorted(by_epoch["parameters/classifier.weight"]) == EPOCHS  # histograms
+    assert_pictures(pictures)
 
     config = {}  # the run config: the resumed part holds the latest values
     for record in parts[-1]:
@@ -201,12 +220,15 @@ def test_mlflow(copie, mnist_data, tmp_path, monkeypatch):
     assert run.data.params["lr_scheduler.args.step_size"] == "1"
     best = client.download_artifacts(run.info.run_id, "checkpoints/model_best.pth", str(tmp_path))
     assert Path(best).read_bytes() == (trained.run / "model_best.pth").read_bytes()
+    images = Path(client.download_artifacts(run.info.run_id, "images", str(tmp_path)))
+    assert_pictures(png_files(images))
     print(f"\nmlflow: train + resume {trained.seconds:.1f} s")
 
 
 def test_none(copie, mnist_data, tmp_path):
     trained = train_and_resume(copie, "none", mnist_data, tmp_path)
-    assert [p.name for p in trained.log_dir.iterdir()] == ["info.log"]
+    assert sorted(p.name for p in trained.log_dir.iterdir()) == ["images", "info.log"]
+    assert_pictures(png_files(trained.log_dir / "images"))
     logged = (trained.log_dir / "info.log").read_text()
     for epoch, values in trained.epochs.items():
         assert f"INFO -     epoch          : {epoch}\n" in logged

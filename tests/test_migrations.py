@@ -1,20 +1,22 @@
-"""hooks/migrations/rename_config_key.py on its own: textual JSON edits, idempotence, bad input.
+"""hooks/migrations/rename_config_key.py and delete_config_key.py on their own: textual JSON
+edits, idempotence, bad input.
 
-tests/test_update.py runs it through `copier update`, both stages included.
+tests/test_update.py runs them through `copier update`, both stages included.
 """
 
-import importlib.util
+import importlib
 import json
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO
 
-SCRIPT = REPO / "hooks" / "migrations" / "rename_config_key.py"
-spec = importlib.util.spec_from_file_location("rename_config_key", SCRIPT)
-rename = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(rename)
+# copier runs each script from its folder, where delete_config_key imports rename_config_key
+sys.path.insert(0, str(REPO / "hooks" / "migrations"))
+rename = importlib.import_module("rename_config_key")
+delete = importlib.import_module("delete_config_key")
 
 CONFIG = """{
     "name": "run {1}",
@@ -47,6 +49,20 @@ def test_rename_and_set_value_change_only_their_text():
     changed = rename.set_value(renamed, ("trainer", "checkpoint_period"), [1, "a"])
     assert changed == CONFIG.replace('"save_period": 4', '"checkpoint_period": [1, "a"]')
     assert json.loads(changed)["trainer"]["note"] == 'say "save_period": 1'
+
+
+def test_delete_removes_the_member_and_one_comma_only():
+    middle = delete.delete_key(CONFIG, ("trainer", "save_period"))
+    assert middle == CONFIG.replace('        "save_period": 4,\n', "")
+    first = delete.delete_key(CONFIG, ("name",))
+    assert first == CONFIG.replace('\n    "name": "run {1}",', "")
+    last = delete.delete_key(CONFIG, ("trainer", "note"))
+    assert last == CONFIG.replace(',\n        "note": "say \\"save_period\\": 1"', "")
+    only = delete.delete_key(CONFIG, ("trainer", "nested", "save_period"))
+    assert only == CONFIG.replace('{"save_period": 7}', "{}")
+    one_line = '{"a": 1, "b": [2, {"c": 3}], "d": 4}'
+    assert delete.delete_key(one_line, ("b",)) == '{"a": 1, "d": 4}'
+    assert delete.delete_key(one_line, ("d",)) == '{"a": 1, "b": [2, {"c": 3}]}'
 
 
 @pytest.fixture
@@ -82,6 +98,27 @@ def test_migrate_never_touches_a_file_it_cannot_read_safely(project: Path, capsy
     assert "config.json is not valid JSON" in out
     assert "set trainer.checkpoint_period to your value 3" in out
     assert config.read_text() == conflicted
+
+
+def test_drop_deletes_once_and_never_touches_a_file_it_cannot_read(project: Path, capsys):
+    config = Path("config.json")
+    assert delete.drop(config, "trainer.save_period")
+    assert "delete trainer.save_period: deleted from config.json" in capsys.readouterr().out
+    assert config.read_text() == CONFIG.replace('        "save_period": 4,\n', "")
+    assert not delete.drop(config, "trainer.save_period")  # idempotent
+    conflicted = "<<<<<<< before updating\n" + CONFIG
+    config.write_text(conflicted)
+    assert not delete.drop(config, "trainer.save_period")
+    assert "config.json is not valid JSON" in capsys.readouterr().out
+    assert config.read_text() == conflicted
+
+
+def test_delete_needs_a_stage(capsys, monkeypatch):
+    monkeypatch.delenv("STAGE", raising=False)
+    with pytest.raises(SystemExit) as exit_info:
+        delete.main(["trainer.tensorboard"])
+    assert exit_info.value.code == 2
+    assert "--stage is required" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(

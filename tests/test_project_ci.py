@@ -36,7 +36,8 @@ def test_workflow_installs_cpu_torch_then_the_project_then_lints_and_tests(proje
         "Test",
     ]
     torch = ci_step(project, "Install PyTorch (CPU build)")["run"]
-    assert torch == "pip install torch --index-url https://download.pytorch.org/whl/cpu"
+    # torchvision from the same index: from PyPI it would pull its own torch build
+    assert torch == "pip install torch torchvision --index-url https://download.pytorch.org/whl/cpu"
     assert ci_step(project, "Install the project")["run"] == 'pip install -e ".[dev]"'
     assert ci_step(project, "Lint")["run"].split("\n")[:2] == [
         "ruff check .",

@@ -2,8 +2,10 @@
 
 The test builds its own template repository from the working tree, with two tagged versions
 (it must not depend on the tags of a CI clone): v0.1.0 is the current template without its CI
-workflow; v0.2.0 is what a real release does to it: a code fix, a changed default, a new file,
-a bumped pre-commit hook, and a renamed config key with its migration.
+workflow and with `trainer.tensorboard`, as 0.1.0 had it; v0.2.0 is what a real release does to
+it: a code fix, a changed default, a new file, a bumped pre-commit hook, a renamed config key
+with its migration, and `trainer.tensorboard` deleted by the migration that copier.yml has for
+v0.2.0.
 """
 
 import json
@@ -20,6 +22,8 @@ from tests.conftest import REPO, python, run
 
 OLD, NEW = "v0.1.0", "v0.2.0"
 OLD_KEY, NEW_KEY = "trainer.save_period", "trainer.checkpoint_period"
+DELETED_KEY = "trainer.tensorboard"  # copier.yml's migration for v0.2.0 deletes it
+TENSORBOARD_LINE = '"tensorboard": true,\n        '
 CONFIG_TEMPLATE = "includes/trainer_config.json.jinja"  # the trainer section of every task
 MODEL_TEMPLATE = "template/model/{% if task == 'classification' %}model.py{% endif %}"
 CI_WORKFLOW = "template/.github/workflows/ci.yml"
@@ -97,12 +101,14 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git("init", "-q", "-b", "main", cwd=repo)
 
     (repo / CI_WORKFLOW).unlink()  # v0.2.0 adds it
+    replace_once(repo / CONFIG_TEMPLATE, '"figure_period"', TENSORBOARD_LINE + '"figure_period"')
     commit_all(repo, "older release")
     git("tag", OLD, cwd=repo)
 
     # v0.2.0: a fix in a file users edit too, a new default, a new file, a renamed key
     replace_once(repo / MODEL_TEMPLATE, "x = x.view(-1, 320)", "x = x.flatten(1)")
     replace_once(repo / CONFIG_TEMPLATE, '"early_stop": 10', '"early_stop": 5')
+    replace_once(repo / CONFIG_TEMPLATE, TENSORBOARD_LINE, "")
     shutil.copy2(REPO / CI_WORKFLOW, repo / CI_WORKFLOW)
     pre_commit = (repo / PRE_COMMIT).read_text()
     assert RUFF_REV.search(pre_commit), "ruff-pre-commit rev not found; update this test"
@@ -141,6 +147,7 @@ def edit_like_a_user(project: Path) -> None:
     replace_once(config, '"lr": 0.02,', '"lr": 0.003,')
     replace_once(config, '"epochs": 2,', '"epochs": 5,')
     replace_once(config, '"save_period": 1,', '"save_period": 4,')
+    replace_once(config, '"tensorboard": true,', '"tensorboard": false,')
     replace_once(config, '"top_k_acc"]', '"top_k_acc", "top_5_acc"]')
     (project / "configs").mkdir()
     fast = config.read_text().replace('"epochs": 5,', '"epochs": 1,')
@@ -230,14 +237,31 @@ def test_migration_carries_the_users_value_to_the_renamed_key(updated):
     assert '        "checkpoint_period": 4,\n' in (project / "config.json").read_text()
 
 
+def test_migration_deletes_the_dropped_key_everywhere_and_names_the_users_value(updated):
+    project, done = updated
+    for name in ("config.json", "configs/fast.json"):
+        trainer = json.loads((project / name).read_text())["trainer"]
+        assert "tensorboard" not in trainer and trainer["figure_period"] == 5, name
+    assert f"delete {DELETED_KEY}: your value false went with the key. TensorBoard" in done.stdout
+    assert f"delete {DELETED_KEY}: deleted from configs/fast.json" in done.stdout
+    # only the member went: the lines around it are as they were
+    assert (
+        '"compile": false,\n        "figure_period": 5\n' in (project / "config.json").read_text()
+    )
+
+
 def test_migration_is_idempotent(updated):
     project, _ = updated
     before = {p: p.read_text() for p in (project / "config.json", project / "configs/fast.json")}
-    script = REPO / "hooks/migrations/rename_config_key.py"
-    for stage in ("before", "after"):
-        done = python(str(script), "--stage", stage, OLD_KEY, NEW_KEY, cwd=project)
-        assert done.returncode == 0, done.stderr
-    assert "nothing left to change" in done.stdout
+    migrations = REPO / "hooks/migrations"
+    for script, keys in (
+        ("rename_config_key.py", (OLD_KEY, NEW_KEY)),
+        ("delete_config_key.py", (DELETED_KEY,)),
+    ):
+        for stage in ("before", "after"):
+            done = python(str(migrations / script), "--stage", stage, *keys, cwd=project)
+            assert done.returncode == 0, done.stderr
+        assert "nothing left to change" in done.stdout
     assert {p: p.read_text() for p in before} == before
 
 

@@ -24,7 +24,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +97,9 @@ def git(*args: str) -> str:
     return done.stdout.strip()
 
 
-def stash_file(old: str, new: str) -> Path:
+def stash_file(name: str) -> Path:
     """Where the before stage leaves the user's value for the after stage."""
-    return Path(git("rev-parse", "--git-path", f"copier-rename-{old}-{new}.json"))
+    return Path(git("rev-parse", "--git-path", f"copier-{name}.json"))
 
 
 def stash_key() -> dict[str, str]:
@@ -136,32 +136,48 @@ def old_template_config(ref: str) -> str:
         return (Path(folder) / CONFIG).read_text()
 
 
-def before(old: str, new: str) -> None:
+def set_aside(key: str, stash: Path, label: str, outcome: str) -> None:
+    """Before the merge: when the user changed ``key`` in config.json, keep their value in
+    ``stash`` and put the old template's value back, staged, so that the template's change of
+    that line merges cleanly. ``label`` starts each message, ``outcome`` ends the one printed."""
     if not CONFIG.is_file():
         return
     text = CONFIG.read_text()
     try:
         spans = member_spans(text)
     except json.JSONDecodeError as error:
-        print(f"rename {old} -> {new}: {CONFIG} is not valid JSON ({error}); left as it is")
+        print(f"{label}: {CONFIG} is not valid JSON ({error}); left as it is")
         return
-    if split(old) not in spans:
+    if split(key) not in spans:
         return
-    mine = value_at(text, split(old))
+    mine = value_at(text, split(key))
     ref = os.environ.get("VERSION_FROM", "")
     try:
-        template_value = value_at(old_template_config(ref), split(old))
+        template_value = value_at(old_template_config(ref), split(key))
     except Exception as error:  # the update goes on; at worst the merge marks a conflict
-        print(f"rename {old} -> {new}: no value of {old} in template version {ref!r} ({error!r})")
+        print(f"{label}: no value of {key} in template version {ref!r} ({error!r})")
         return
     if same(mine, template_value):  # nothing to keep, or set aside already
         return
-    stash_file(old, new).write_text(json.dumps({"key": stash_key(), "value": mine}))
-    CONFIG.write_text(set_value(text, split(old), template_value))
+    stash.write_text(json.dumps({"key": stash_key(), "value": mine}))
+    CONFIG.write_text(set_value(text, split(key), template_value))
     git("add", "--", str(CONFIG))
     print(
-        f"rename {old} -> {new}: set your {old} = {json.dumps(mine)} aside so that the "
-        f"update merges cleanly; it comes back as {new}"
+        f"{label}: set your {key} = {json.dumps(mine)} aside so that the update merges "
+        f"cleanly; {outcome}"
+    )
+
+
+def release(stash: Path, mine: Any) -> None:
+    """After the merge: unstage config.json, which the before stage staged, and drop the stash."""
+    if mine is not None and CONFIG.is_file() and is_json(CONFIG.read_text()):
+        git("reset", "-q", "--", str(CONFIG))
+    stash.unlink(missing_ok=True)
+
+
+def before(old: str, new: str) -> None:
+    set_aside(
+        old, stash_file(f"rename-{old}-{new}"), f"rename {old} -> {new}", f"it comes back as {new}"
     )
 
 
@@ -173,12 +189,10 @@ def tracked_json_files() -> Iterator[Path]:
 
 
 def after(old: str, new: str) -> None:
-    stash = stash_file(old, new)
+    stash = stash_file(f"rename-{old}-{new}")
     mine = read_stash(stash)
     changed = [path for path in (CONFIG, *tracked_json_files()) if migrate(path, old, new, mine)]
-    if mine is not None and CONFIG.is_file() and is_json(CONFIG.read_text()):
-        git("reset", "-q", "--", str(CONFIG))  # the before stage staged it; the merge is done
-    stash.unlink(missing_ok=True)
+    release(stash, mine)
     if not changed:
         print(f"rename {old} -> {new}: nothing left to change")
 
@@ -223,22 +237,34 @@ def migrate(path: Path, old: str, new: str, mine: Any) -> bool:
     return True
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def stage_parser(doc: str) -> argparse.ArgumentParser:
+    """The command line of a migration script: ``--stage``, which copier sets as STAGE."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
     parser.add_argument("--stage", choices=("before", "after"), default=os.environ.get("STAGE"))
-    parser.add_argument("old", metavar="OLD.KEY.PATH")
-    parser.add_argument("new", metavar="NEW.KEY.PATH")
-    args = parser.parse_args(argv)
-    if args.stage is None:
+    return parser
+
+
+def run_stage(parser: argparse.ArgumentParser, stage: str | None, run: Callable[[], None]) -> int:
+    """Run one stage of a migration; a failed git command is one line on stderr, exit code 1."""
+    if stage is None:
         parser.error("--stage is required when not run by copier (which sets STAGE)")
-    if split(args.old)[:-1] != split(args.new)[:-1]:
-        parser.error(f"{args.old} -> {args.new}: renames within one object only")
     try:
-        (before if args.stage == "before" else after)(args.old, args.new)
+        run()
     except subprocess.CalledProcessError as error:
         print(f"error: {' '.join(error.cmd)}: {error.stderr.strip()}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = stage_parser(__doc__)
+    parser.add_argument("old", metavar="OLD.KEY.PATH")
+    parser.add_argument("new", metavar="NEW.KEY.PATH")
+    args = parser.parse_args(argv)
+    if args.stage is not None and split(args.old)[:-1] != split(args.new)[:-1]:
+        parser.error(f"{args.old} -> {args.new}: renames within one object only")
+    stage = before if args.stage == "before" else after
+    return run_stage(parser, args.stage, lambda: stage(args.old, args.new))
 
 
 if __name__ == "__main__":

@@ -2,9 +2,6 @@
 
 import gzip
 import json
-{%- if logger in ('wandb', 'mlflow') %}
-import os
-{%- endif %}
 import re
 import subprocess
 import sys
@@ -12,18 +9,10 @@ from pathlib import Path
 
 import pytest
 import torch
-{%- if logger == 'mlflow' %}
-from mlflow import MlflowClient
-{%- endif %}
 
 PROJECT = Path(__file__).resolve().parents[1]
-{%- if logger == 'wandb' %}
-# W&B runs stay in the run folders: tests never touch the network
-os.environ["WANDB_MODE"] = "offline"
-{%- elif logger == 'mlflow' %}
-# MLflow sends usage data unless told not to: tests never touch the network
-os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
-{%- endif %}
+# the chosen logger's set-up for the tests: its fixture `logger_settings`, and no network
+pytest_plugins = ["tests.logger_fixtures"]
 
 
 def write_idx(path: Path, data: torch.Tensor) -> None:
@@ -59,39 +48,21 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_mnist(tmp_path_factory.mktemp("data"))
 
 
-{%- if logger == 'mlflow' %}
-
-
-@pytest.fixture(scope="session")
-def mlflow_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """One MLflow store for the session's runs: creating a store's tables takes seconds."""
-    folder = tmp_path_factory.mktemp("mlflow")
-    uri = f"sqlite:///{(folder / 'mlflow.db').as_posix()}"
-    name = json.loads((PROJECT / "config.json").read_text())["name"]
-    MlflowClient(uri).create_experiment(name, artifact_location=(folder / "artifacts").as_uri())
-    return uri
-{%- endif %}
-
-
 def small_config(save_dir: Path, data_dir: Path) -> dict:
     """The project's config.json, made small: synthetic data, 2 epochs, outputs in save_dir."""
     config = json.loads((PROJECT / "config.json").read_text())
     config["n_gpu"] = 0
     config["data_loader"]["args"].update(data_dir=str(data_dir), batch_size=32)
     config["trainer"].update(epochs=2, save_dir=str(save_dir))
-{%- if logger == 'wandb' %}
-    config["wandb"]["mode"] = "disabled"  # starting W&B takes seconds: test_wandb.py does it
-{%- endif %}
     return config
 
 
 @pytest.fixture
-def base_config(tmp_path: Path, data_dir: Path{{ ', mlflow_store: str' if logger == 'mlflow' else '' }}) -> dict:
-    """small_config in tmp_path{{ ', with W&B switched off (test_wandb.py starts it)' if logger == 'wandb' else '' }}{{ ', in the session\'s MLflow store' if logger == 'mlflow' else '' }}."""
+def base_config(tmp_path: Path, data_dir: Path, logger_settings: dict) -> dict:
+    """small_config in tmp_path, with the chosen logger's settings for tests."""
     config = small_config(tmp_path / "saved", data_dir)
-{%- if logger == 'mlflow' %}
-    config["mlflow"]["tracking_uri"] = mlflow_store
-{%- endif %}
+    for section, values in logger_settings.items():
+        config[section].update(values)
     return config
 
 

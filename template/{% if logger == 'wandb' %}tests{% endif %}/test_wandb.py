@@ -61,7 +61,7 @@ def offline_runs(folder: Path) -> list[list[wandb_internal_pb2.Record]]:
     return [list(wandb_records(path)) for path in files]
 
 
-def test_epochs_config_images_and_histograms_in_one_run_across_a_resume(base_config: dict):
+def test_epochs_config_pictures_and_histograms_in_one_run_across_a_resume(base_config: dict):
     base_config["wandb"]["mode"] = "offline"
     base_config["lr_scheduler"] = STEP_LR
     run = train_in_process(base_config)
@@ -92,6 +92,14 @@ def test_epochs_config_images_and_histograms_in_one_run_across_a_resume(base_con
     weights = torch.load(run / "model_best.pth", weights_only=True)["state_dict"]
     histograms = {key.removeprefix("parameters/") for key in keys if key.startswith("parameters/")}
     assert histograms and histograms <= set(weights)
+    # pictures: the input grid every epoch, figures after each start's last epoch (period 5)
+    drawn: dict[str, list[int]] = {}
+    for epoch in sorted(logged):
+        for key, value in logged[epoch].items():
+            if isinstance(value, dict) and value.get("_type") == "image-file":
+                drawn.setdefault(key, []).append(epoch)
+    assert drawn.pop("valid/input") == [1, 2, 3]
+    assert drawn and all(epochs == [2, 3] for epochs in drawn.values()), drawn
 
     config = {}
     for record in parts[-1]:

@@ -4,7 +4,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-import torch
+import numpy as np
 import wandb
 from torch import nn
 
@@ -17,7 +17,8 @@ RUN_ID_FILE = "wandb-run-id.txt"
 
 
 class WandbWriter(ExperimentWriter):
-    """Epoch values plotted against ``epoch``, per-batch loss against ``global_step``."""
+    """Epoch values, pictures and histograms against ``epoch``, per-batch loss against
+    ``global_step``."""
 
     def __init__(self, run: Any):
         self.run = run
@@ -31,12 +32,8 @@ class WandbWriter(ExperimentWriter):
         scalars = {f"{mode}/{name}": value for name, value in values.items()}
         self.run.log({**scalars, "global_step" if mode == "train_step" else "epoch": step})
 
-    def log_images(self, tag: str, images: torch.Tensor, step: int) -> None:
-        images = images[:16].detach().float().cpu()
-        low, high = images.amin(), images.amax()
-        pixels = ((images - low) / (high - low).clamp_min(1e-8) * 255).round().to(torch.uint8)
-        pictures = [wandb.Image(image.permute(1, 2, 0).squeeze(-1).numpy()) for image in pixels]
-        self.run.log({tag: pictures, "epoch": step})
+    def log_picture(self, tag: str, pixels: np.ndarray, step: int) -> None:
+        self.run.log({tag: wandb.Image(pixels), "epoch": step})
 
     def log_histograms(self, model: nn.Module, step: int) -> None:
         histograms = {

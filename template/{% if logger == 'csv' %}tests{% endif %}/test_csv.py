@@ -36,7 +36,7 @@ def test_one_row_per_epoch_with_the_printed_values_across_a_resume(base_config: 
 
 def test_header_grows_when_a_new_value_appears(tmp_path: Path):
     path = tmp_path / "metrics.csv"
-    writer = CsvWriter(path)
+    writer = CsvWriter(tmp_path)
     writer.log_scalars({"loss": 0.5}, 1, "train")
     writer.log_scalars({"loss": 0.25}, 10, "train_step")  # per batch: not a row
     writer.log_scalars({"loss": 0.75}, 1, "valid")
@@ -50,7 +50,7 @@ def test_header_grows_when_a_new_value_appears(tmp_path: Path):
     )
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.csv"]  # no temporary file left
 
-    resumed = CsvWriter(path)  # a resumed run reads the file back and rewrites epoch 2
+    resumed = CsvWriter(tmp_path)  # a resumed run reads the file back and rewrites epoch 2
     resumed.log_scalars({"loss": 0.0625}, 2, "train")
     resumed.log_scalars({"loss": 0.03125, "top_k_acc": 1.0}, 3, "valid")
     header, rows = read_csv(path)
@@ -66,4 +66,4 @@ def test_a_file_without_epochs_is_refused_by_name(tmp_path: Path):
     path = tmp_path / "metrics.csv"
     path.write_text("step,loss\n1,0.5\n")
     with pytest.raises(InputError, match=r"metrics\.csv: not a metrics file written by train\.py"):
-        CsvWriter(path)
+        CsvWriter(tmp_path)

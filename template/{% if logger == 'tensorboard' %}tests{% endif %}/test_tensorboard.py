@@ -5,6 +5,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import epoch_results, log_dir
+from tests.test_imports import import_everything
 from tests.test_training import train_in_process
 
 STEP_LR = {"type": "StepLR", "interval": "epoch", "args": {"step_size": 1}}
@@ -40,3 +41,8 @@ def test_figures_are_logged_every_figure_period_and_after_the_last_epoch(base_co
     for tag in figures:
         assert [e.step for e in events.Images(tag)] == [2, 3], tag
         assert events.Images(tag)[0].width >= 200
+
+
+def test_importing_the_project_leaves_tensorboard_unloaded():
+    """TensorBoard takes 0.1 s to import: only the process that logs loads it."""
+    assert "torch.utils.tensorboard" not in import_everything()["modules"]

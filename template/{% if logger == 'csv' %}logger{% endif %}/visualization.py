@@ -1,17 +1,19 @@
-"""Epoch results in metrics.csv, a file that any spreadsheet, pandas or the csv module reads."""
+"""Epoch results in metrics.csv, a file that any spreadsheet, pandas or the csv module reads;
+input images and figures in PNG files beside it."""
 
 import csv
 import os
 from pathlib import Path
 from typing import Any
 
+from logger.png import PngWriter
 from logger.writer import ExperimentWriter
 from utils.util import InputError
 
 FILENAME = "metrics.csv"
 
 
-class CsvWriter(ExperimentWriter):
+class CsvWriter(PngWriter):
     """One row per epoch in the run's log folder, with the column names of the console log.
 
     Columns: ``epoch``, the train values (``loss``, ``accuracy``, ...) and the validation values
@@ -20,9 +22,10 @@ class CsvWriter(ExperimentWriter):
     crash never leaves half a file. A resumed run reads the file back and goes on with it.
     """
 
-    def __init__(self, path: Path):
-        self.path = path
-        self.rows = read_rows(path)
+    def __init__(self, log_dir: Path):
+        super().__init__(log_dir)
+        self.path = Path(log_dir) / FILENAME
+        self.rows = read_rows(self.path)
 
     def log_scalars(self, values: dict[str, float], step: int, mode: str) -> None:
         if mode not in ("train", "valid"):  # per-batch values: one row per epoch only
@@ -59,4 +62,4 @@ def read_rows(path: Path) -> dict[int, dict[str, Any]]:
 
 def create_writer(config: Any) -> ExperimentWriter:
     """A CSV writer for the run's log folder."""
-    return CsvWriter(config.log_dir / FILENAME)
+    return CsvWriter(config.log_dir)

@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param
 from mlflow.exceptions import MlflowException
@@ -18,7 +19,8 @@ PARAMS_PER_CALL = 100  # MLflow's limit for one log_batch
 
 
 class MlflowWriter(ExperimentWriter):
-    """Metrics per epoch and per step, the config as params, the best checkpoint as an artifact."""
+    """Metrics per epoch and per step, the config as params; pictures and the best checkpoint
+    as artifacts."""
 
     def __init__(self, client: MlflowClient, run_id: str):
         self.client = client
@@ -28,6 +30,9 @@ class MlflowWriter(ExperimentWriter):
         now = int(time.time() * 1000)
         metrics = [Metric(f"{mode}/{name}", float(v), now, step) for name, v in values.items()]
         self.client.log_batch(self.run_id, metrics=metrics)
+
+    def log_picture(self, tag: str, pixels: np.ndarray, step: int) -> None:
+        self.client.log_image(self.run_id, pixels, f"images/{tag}/epoch{step}.png")
 
     def log_config(self, config: dict[str, Any]) -> None:
         # params never change in MLflow: a resumed run adds new keys only, and config.json (an

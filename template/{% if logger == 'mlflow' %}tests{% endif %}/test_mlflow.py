@@ -17,7 +17,9 @@ def default_store(config: dict) -> MlflowClient:
     return MlflowClient(f"sqlite:///{database.as_posix()}")
 
 
-def test_metrics_params_and_best_model_in_one_run_across_a_resume(base_config: dict, tmp_path):
+def test_metrics_params_pictures_and_best_model_in_one_run_across_a_resume(
+    base_config: dict, tmp_path
+):
     base_config["mlflow"]["tracking_uri"] = None  # the default store in trainer.save_dir
     base_config["lr_scheduler"] = STEP_LR
     run = train_in_process(base_config)
@@ -46,6 +48,14 @@ def test_metrics_params_and_best_model_in_one_run_across_a_resume(base_config: d
     assert '"epochs": 3' in saved.read_text()
     best = client.download_artifacts(run_id, "checkpoints/model_best.pth", str(tmp_path))
     assert Path(best).read_bytes() == (run / "model_best.pth").read_bytes()
+
+    # pictures: the input grid every epoch, figures after each start's last epoch (period 5)
+    tags = [a.path for a in client.list_artifacts(run_id, "images/valid")]
+    drawn = {
+        tag: {a.path.rsplit("/", 1)[1] for a in client.list_artifacts(run_id, tag)} for tag in tags
+    }
+    assert drawn.pop("images/valid/input") == {"epoch1.png", "epoch2.png", "epoch3.png"}
+    assert drawn and all(names == {"epoch2.png", "epoch3.png"} for names in drawn.values()), drawn
 
 
 def test_a_run_missing_from_the_store_is_a_clear_error(base_config: dict):

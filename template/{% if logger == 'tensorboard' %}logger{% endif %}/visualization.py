@@ -4,9 +4,6 @@ import json
 from typing import Any
 
 import numpy as np
-import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from torch import nn
 
 from logger.writer import ExperimentWriter
@@ -16,8 +13,8 @@ class TensorboardWriter(ExperimentWriter):
     """Event files in the run's log folder, one run per folder."""
 
     def __init__(self, log_dir: str):
-        # imported here: TensorBoard takes 0.1 s to import, which `--help`, the other ranks and
-        # runs with trainer.tensorboard off need not pay
+        # imported here: TensorBoard takes 0.1 s to import, which `--help` and the other DDP
+        # processes need not pay
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir)
@@ -26,20 +23,12 @@ class TensorboardWriter(ExperimentWriter):
         for name, value in values.items():
             self.writer.add_scalar(f"{name}/{mode}", value, step)
 
-    def log_images(self, tag: str, images: torch.Tensor, step: int) -> None:
-        images = images[:64].detach().float().cpu()
-        low, high = images.amin(), images.amax()
-        self.writer.add_images(tag, (images - low) / (high - low).clamp_min(1e-8), step)
-
     def log_histograms(self, model: nn.Module, step: int) -> None:
         for name, parameter in model.named_parameters():
             self.writer.add_histogram(name, parameter.detach().cpu(), step, bins="auto")
 
-    def log_figure(self, tag: str, figure: Figure, step: int) -> None:
-        canvas = FigureCanvasAgg(figure)  # rendered off-screen, without pyplot
-        canvas.draw()
-        image = np.asarray(canvas.buffer_rgba())[..., :3]
-        self.writer.add_image(tag, image, step, dataformats="HWC")
+    def log_picture(self, tag: str, pixels: np.ndarray, step: int) -> None:
+        self.writer.add_image(tag, pixels, step, dataformats="HWC")
 
     def log_config(self, config: dict[str, Any]) -> None:
         self.writer.add_text("config", f"```json\n{json.dumps(config, indent=2)}\n```")
@@ -49,7 +38,5 @@ class TensorboardWriter(ExperimentWriter):
 
 
 def create_writer(config: Any) -> ExperimentWriter:
-    """A TensorBoard writer for the run's log folder, unless ``trainer.tensorboard`` is false."""
-    if config["trainer"]["tensorboard"]:
-        return TensorboardWriter(str(config.log_dir))
-    return ExperimentWriter()
+    """A TensorBoard writer for the run's log folder."""
+    return TensorboardWriter(str(config.log_dir))
