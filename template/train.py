@@ -50,7 +50,6 @@ def train(
         config.init_metrics(),
         optimizer,
         config=config,
-        device=device,
         data_loader=data_loader,
         valid_data_loader=data_loader.split_validation(),
         lr_scheduler=build_lr_scheduler(config, optimizer, steps),

@@ -10,7 +10,6 @@ from typing import Any
 import torch
 from torch import nn
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
 
 from logger import ExperimentWriter, create_writer
 from utils import distributed
@@ -25,27 +24,16 @@ class BaseTrainer(ABC):
     logged and can be monitored. Nothing is written to disk before ``train()``.
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        optimizer: Optimizer,
-        config: Any,
-        device: torch.device,
-        lr_scheduler: LRScheduler | None,
-    ):
-        self.config = config
-        self.device = device
-        self.settings = config["trainer"]
+    def __init__(self, model: nn.Module, optimizer: Optimizer, lr_scheduler: Any, config: Any):
+        self.model, self.optimizer, self.lr_scheduler = model, optimizer, lr_scheduler
+        self.config, self.settings = config, config["trainer"]
+        self.device = next(model.parameters()).device
         self.logger = logging.getLogger("trainer")
-        self.model = model
-        self.optimizer = optimizer
-        self.lr_scheduler = lr_scheduler
         self.writer = ExperimentWriter()
         self.epochs = self.settings["epochs"]
         self.monitor_mode, _, self.monitor_metric = self.settings["monitor"].partition(" ")
         self.monitor_best = math.inf if self.monitor_mode == "min" else -math.inf
-        self.not_improved = 0
-        self.start_epoch = 1
+        self.not_improved, self.start_epoch = 0, 1
         self.start_batch = 0  # > 0 when resuming inside an epoch
         self.stop_signal: int | None = None
         # sees each epoch's results after its checkpoints; True stops training (tune.py prunes)

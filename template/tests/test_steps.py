@@ -34,7 +34,6 @@ def make_trainer(tmp_path: Path, batch_size: int, optimizer: str = "AdamW", **se
         {},
         optimizer_class(model.parameters(), lr=0.01),
         config=ConfigParser(config),
-        device=torch.device("cpu"),
         data_loader=loader,
     )
 
@@ -107,7 +106,6 @@ def test_a_data_loader_that_cannot_resume_exactly_is_refused(tmp_path):
             {},
             trainer.optimizer,
             config=trainer.config,
-            device=torch.device("cpu"),
             data_loader=plain,
         )
 

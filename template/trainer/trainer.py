@@ -39,44 +39,34 @@ class Trainer(BaseTrainer):
         metrics: dict[str, Metric],
         optimizer: Optimizer,
         config: Any,
-        device: torch.device,
         data_loader: DataLoader,
         valid_data_loader: DataLoader | None = None,
         lr_scheduler: LRScheduler | None = None,
         figures: Callable[[], Any] | None = None,
     ):
-        super().__init__(model, optimizer, config, device, lr_scheduler)
+        super().__init__(model, optimizer, lr_scheduler, config)
         if not isinstance(data_loader.batch_sampler, EpochBatchSampler):
             raise TypeError(
-                "Trainer needs a data loader whose batch_sampler is an EpochBatchSampler "
-                "(a BaseDataLoader, or DataLoader(dataset, batch_sampler=EpochBatchSampler(...))): "
-                "it saves the data position in checkpoints so that a resumed run goes on exactly"
+                "Trainer needs a data loader whose batch_sampler is an EpochBatchSampler (e.g. a "
+                "BaseDataLoader): checkpoints hold its position, so that resuming is exact"
             )
-        self.sampler = data_loader.batch_sampler
-        self.criterion = criterion
+        self.criterion, self.figures, self.sampler = criterion, figures, data_loader.batch_sampler
         self.valid_data_loader = valid_data_loader
-        self.figures = figures
         self.len_epoch = self.settings["len_epoch"] or len(data_loader)
-        self.data_loader: Iterable = (
-            inf_loop(data_loader) if self.settings["len_epoch"] else data_loader
-        )
+        self.data_loader = inf_loop(data_loader) if self.settings["len_epoch"] else data_loader
         self.accum_steps = self.settings["grad_accum_steps"]
-        self.step_scheduler_per_batch = (
-            lr_scheduler is not None and config["lr_scheduler"]["interval"] == "step"
-        )
-        self.log_step = max(1, self.len_epoch // 10)
-        self.train_metrics = MetricTracker(metrics).to(device)
-        self.valid_metrics = MetricTracker(metrics, prefix="val_").to(device)
+        self.scheduler_per_step = (config["lr_scheduler"] or {}).get("interval") == "step"
+        self.train_metrics = MetricTracker(metrics).to(self.device)
+        self.valid_metrics = MetricTracker(metrics, prefix="val_").to(self.device)
         self.batches_done = 0  # batches consumed by the whole run: the data position
         self.amp_dtype = AMP_DTYPES[self.settings["amp"]]
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.amp_dtype == torch.float16)
-        self.network = self.model  # what the training step calls: maybe DDP, maybe compiled
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.settings["amp"] == "fp16")
         self.ddp = None
         if distributed.is_distributed():
-            device_ids = [device] if device.type == "cuda" else None
-            self.network = self.ddp = DistributedDataParallel(self.model, device_ids=device_ids)
-        if self.settings["compile"]:
-            self.network = torch.compile(self.network)
+            device_ids = [self.device] if self.device.type == "cuda" else None
+            self.ddp = DistributedDataParallel(model, device_ids=device_ids)
+        network = model if self.ddp is None else self.ddp  # what the training step calls
+        self.network = torch.compile(network) if self.settings["compile"] else network
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.network.train()
@@ -107,7 +97,7 @@ class Trainer(BaseTrainer):
             self.train_metrics.update(loss, output, target)
             self.batches_done += 1
             progress.update()
-            if batch_idx % self.log_step == 0:
+            if batch_idx % max(1, self.len_epoch // 10) == 0:
                 self._log_progress(epoch, batch_idx, loss, progress)
             if batch_idx + 1 == self.len_epoch:
                 break
@@ -119,7 +109,7 @@ class Trainer(BaseTrainer):
         self.writer.log_scalars(log, epoch, "train")
         if self.valid_data_loader is not None:
             log.update(self._valid_epoch(epoch))
-        if self.lr_scheduler is not None and not self.step_scheduler_per_batch:
+        if self.lr_scheduler is not None and not self.scheduler_per_step:
             self.lr_scheduler.step()
         return log
 
@@ -130,7 +120,7 @@ class Trainer(BaseTrainer):
         self.scaler.step(self.optimizer)
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
-        if self.step_scheduler_per_batch:
+        if self.scheduler_per_step:
             self.lr_scheduler.step()
 
     def _valid_epoch(self, epoch: int) -> dict[str, float]:
@@ -194,7 +184,7 @@ class Trainer(BaseTrainer):
             self.train_metrics.load_state_dict(state["train_metrics"])
         scheduled = getattr(self.lr_scheduler, "total_steps", None)
         needed = self.epochs * steps_per_epoch(self.len_epoch, self.accum_steps)
-        if self.step_scheduler_per_batch and scheduled is not None and scheduled < needed:
+        if self.scheduler_per_step and scheduled is not None and scheduled < needed:
             raise InputError(
                 f"{source}: its {type(self.lr_scheduler).__name__} schedule lasts {scheduled} "
                 f"steps but trainer.epochs={self.epochs} needs {needed}; resume with the "

@@ -33,7 +33,7 @@ MONITOR: Rule = (
     "'min METRIC', 'max METRIC' or 'off' (e.g. 'min val_loss')",
     lambda v: (
         v == "off"
-        or (isinstance(v, str) and v.split()[0:1] in (["min"], ["max"]))
+        or (isinstance(v, str) and v.split()[:1] in (["min"], ["max"]))
         and len(v.split()) == 2
     ),
 )
@@ -64,7 +64,7 @@ LOADER_RULES: dict[str, Rule] = {  # data loader arguments, checked when the con
         lambda v: (
             (type(v) is float and 0 <= v < 1)
             or (type(v) is int and v >= 0)
-            or (len(v) == 2 and all(type(n) is int for n in v) and 0 <= v[0] < v[1] and v[1] >= 2)
+            or (type(v) is list and list(map(type, v)) == [int, int] and 0 <= v[0] < v[1] >= 2)
         ),
     ),
     "num_workers": integer(0),
@@ -81,12 +81,21 @@ TUNE_RULES: dict[str, Rule] = {  # the tune section, read by tune.py, checked wh
 }
 NUMBER: Rule = ("a number", lambda v: type(v) in (int, float))
 INTEGER: Rule = ("an integer", lambda v: type(v) is int)
+CHOICES: Rule = (
+    "a non-empty list of numbers, strings, booleans or null",
+    lambda v: (
+        type(v) is list and v != [] and {type(c) for c in v} <= {bool, int, float, str, type(None)}
+    ),
+)
 DISTRIBUTIONS: dict[str, dict[str, Rule]] = {  # the keys of each type of tune.params value
     "float": {"low": NUMBER, "high": NUMBER, "log": BOOLEAN},
     "int": {"low": INTEGER, "high": INTEGER, "log": BOOLEAN},
-    "categorical": {"choices": ("a non-empty list", lambda v: type(v) is list and len(v) > 0)},
+    "categorical": {"choices": CHOICES},
 }
-SECTION: Rule = ("an object with type and args", lambda v: "type" in v and type(v["args"]) is dict)
+SECTION: Rule = (
+    "an object with type and args",
+    lambda v: isinstance(v, dict) and "type" in v and isinstance(v.get("args"), dict),
+)
 
 
 def validate(
@@ -122,7 +131,9 @@ def validate(
 def check_distribution(distribution: Any, key_path: str) -> None:
     """A ``{"type": "float", "low": 1e-4, "high": 0.1, "log": true}`` search range (``log``
     optional), an ``int`` one alike, or ``{"type": "categorical", "choices": [...]}``."""
-    check(distribution, ("an object with a type", lambda v: "type" in v), key_path)
+    check(
+        distribution, ("an object with a type", lambda v: type(v) is dict and "type" in v), key_path
+    )
     check(distribution["type"], one_of(*DISTRIBUTIONS), f"{key_path}.type")
     rules = DISTRIBUTIONS[distribution["type"]]
     for key in distribution.keys() - {"type"} - rules.keys():
@@ -151,13 +162,8 @@ def get(config: dict[str, Any], path: str) -> Any:
 
 
 def check(value: Any, rule: Rule, key_path: str) -> None:
-    expected, test = rule
-    try:
-        valid = test(value)
-    except (TypeError, KeyError, AttributeError):  # e.g. a section that is a list, not an object
-        valid = False
-    if not valid:
-        raise InputError(f"{key_path}: must be {expected}, got {value!r}")
+    if not rule[1](value):
+        raise InputError(f"{key_path}: must be {rule[0]}, got {value!r}")
 
 
 def lookup(module: ModuleType, name: Any, key_path: str) -> Any:
