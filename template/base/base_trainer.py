@@ -4,6 +4,7 @@ import logging
 import math
 import signal
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -37,6 +38,8 @@ class BaseTrainer(ABC):
         self.not_improved, self.start_epoch = 0, 1
         self.start_batch = 0  # > 0 when resuming inside an epoch
         self.stop_signal: int | None = None
+        # sees each epoch's results after its checkpoints; True stops training (tune.py prunes)
+        self.on_epoch: Callable[[dict[str, float]], bool] | None = None
 
     @abstractmethod
     def _train_epoch(self, epoch: int) -> dict[str, float]:
@@ -79,6 +82,8 @@ class BaseTrainer(ABC):
             self._save_checkpoint("model_best.pth", epoch)
             self.writer.log_best_model(self.config.save_dir / "model_best.pth")
         self._stop_if_requested(epoch)
+        if self.on_epoch is not None and self.on_epoch(log):
+            return True
         if 0 < self.settings["early_stop"] <= self.not_improved:
             self.logger.info(
                 f"Validation performance didn't improve for {self.not_improved} epochs."
