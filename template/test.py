@@ -5,6 +5,7 @@ the task's figures (model/figures.py) as PNG files.
 """
 
 import logging
+from itertools import islice
 
 import torch
 
@@ -22,8 +23,11 @@ def main(config: ConfigParser) -> None:
         evaluate_checkpoint(config, device)
 
 
-def evaluate_checkpoint(config: ConfigParser, device: torch.device) -> None:
-    """Evaluate on the test split; under torchrun each process takes a shard of it."""
+def evaluate_checkpoint(
+    config: ConfigParser, device: torch.device, batches: int | None = None
+) -> None:
+    """Evaluate on the test split (its first ``batches`` only, if given; train.py --fast-dev-run)
+    with the EMA weights when the run kept them; under torchrun each process takes a shard."""
     logger = logging.getLogger("test")
     data_loader = config.init_obj("data_loader", shuffle=False, validation_split=0, training=False)
     model = load_model(config).to(device)
@@ -31,7 +35,8 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device) -> None:
 
     tracker = MetricTracker(config.init_metrics(len(data_loader.class_names))).to(device)
     figures = Figures(data_loader.class_names)  # under DDP: drawn from the main process's shard
-    results = evaluate(model, data_loader, config.init_ftn("loss"), tracker, device, figures.update)
+    data = islice(data_loader, batches)  # None: all of it
+    results = evaluate(model, data, config.init_ftn("loss"), tracker, device, figures.update)
     if not distributed.is_main():
         return
     for line in result_lines(results):

@@ -54,6 +54,7 @@ DEFAULT_FILES = {
     "tests/conftest.py",
     "tests/test_classification.py",
     "tests/test_config.py",
+    "tests/test_controls.py",
     "tests/test_data_loader.py",
     "tests/test_imports.py",
     "tests/logger_fixtures.py",

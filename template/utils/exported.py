@@ -12,7 +12,7 @@ import safetensors.torch
 import torch
 from torch import nn
 
-from utils.checkpoint import load_checkpoint, load_weights
+from utils.checkpoint import load_checkpoint, load_weights, read_weights
 from utils.util import InputError, atomic_open
 
 SUFFIXES = {"safetensors": ".safetensors", "pt2": ".pt2", "onnx": ".onnx"}
@@ -70,7 +70,7 @@ def load(path: Path, device: torch.device, config: Any = None) -> tuple[Any, dic
     try:
         if path.suffix == ".safetensors":
             model = config.init_obj("arch")
-            load_weights(model, safetensors.torch.load_file(path), str(path))
+            load_weights(model, read_weights(path), str(path))
             with safetensors.safe_open(path, "pt") as handle:
                 return model.eval().to(device), json.loads(handle.metadata()[KEY])
         if path.suffix == ".pt2":
