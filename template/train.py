@@ -69,7 +69,7 @@ def train(
         profile.export_chrome_trace(str(path))
         costliest = f"self_{'device' if device.type == 'cuda' else 'cpu'}_time_total"
         table = profile.key_averages().table(sort_by=costliest, row_limit=15)
-        logging.getLogger("profile").info(f"{table}\nTrace (Perfetto, TensorBoard): {path}")
+        logging.getLogger("profile").info(f"{table}\nTrace (open it in Perfetto): {path}")
 
     schedule = torch.profiler.schedule(wait=1, warmup=1, active=3, repeat=1)
     with torch.profiler.profile(schedule=schedule, on_trace_ready=export) as profile:

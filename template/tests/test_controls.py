@@ -191,7 +191,7 @@ def test_profile_writes_a_trace_and_prints_the_costliest_operators(base_config, 
     (trace,) = log_dir(base_config, run).glob("*.pt.trace.json")
     assert json.loads(trace.read_text())["traceEvents"]
     out = capsys.readouterr().out
-    assert "Self CPU" in out and f"Trace (Perfetto, TensorBoard): {trace}" in out
+    assert "Self CPU" in out and f"Trace (open it in Perfetto): {trace}" in out
     assert checkpoint(run / "checkpoint-epoch1.pth")["optimizer"]["state"][0]["step"] == 5
 
 
