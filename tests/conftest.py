@@ -20,6 +20,7 @@ MNIST_FILES = (
 TASKS = ("classification", "segmentation", "regression")
 LOGGERS = ("tensorboard", "csv", "wandb", "mlflow", "none")
 N_GPUS = (0, 1, 2)
+DATASETS = ("mnist", "folder")
 METRICS = {
     "classification": ("accuracy", "top_k_acc", "precision", "recall", "f1"),
     "segmentation": ("pixel_accuracy", "mean_iou", "dice"),
@@ -38,29 +39,41 @@ MONITORS = {
 }
 
 
-# every task x logger x n_gpu with the default metrics; then, per task, all of its metrics and its
-# last one alone (the monitor falls back to val_loss). The metrics answer only fills config.json:
-# every metric function of the task is rendered whatever is chosen.
-VARIANTS = [
-    {"task": task, "logger": logger, "n_gpu": n_gpu, "metrics": DEFAULT_METRICS[task]}
-    for task in TASKS
-    for logger in LOGGERS
-    for n_gpu in N_GPUS
-] + [
-    {"task": task, "logger": LOGGERS[0], "n_gpu": N_GPUS[i], "metrics": metrics}
-    for task in TASKS
-    for i, metrics in enumerate([list(METRICS[task]), list(METRICS[task][-1:])])
-]
+# every task x logger x n_gpu with the default metrics (MNIST); then, per task, all of its metrics
+# and its last one alone (the monitor falls back to val_loss); then each task with folder data. The
+# metrics answer only fills config.json: every metric function of the task is rendered.
+VARIANTS = (
+    [
+        {"task": task, "logger": logger, "n_gpu": n_gpu, "metrics": DEFAULT_METRICS[task]}
+        | {"dataset": "mnist"}
+        for task in TASKS
+        for logger in LOGGERS
+        for n_gpu in N_GPUS
+    ]
+    + [
+        {"task": task, "logger": LOGGERS[0], "n_gpu": N_GPUS[i], "metrics": metrics}
+        | {"dataset": "mnist"}
+        for task in TASKS
+        for i, metrics in enumerate([list(METRICS[task]), list(METRICS[task][-1:])])
+    ]
+    + [
+        {"task": task, "logger": LOGGERS[0], "n_gpu": 1, "metrics": DEFAULT_METRICS[task]}
+        | {"dataset": "folder"}
+        for task in TASKS
+    ]
+)
 
 
 # the variants whose own test suites run: every task x logger pair once, n_gpu turning so that
-# each (task, n_gpu) and (logger, n_gpu) pair occurs too, the defaults first; metrics take turns
-# between the task's defaults, all of them and its last one alone
+# each (task, n_gpu) and (logger, n_gpu) pair occurs too, the defaults first; the dataset takes
+# turns, so that folder data meets every task, logger and n_gpu; metrics take turns between the
+# task's defaults, all of them and its last one alone
 SUITE_VARIANTS = [
     {
         "task": task,
         "logger": logger,
         "n_gpu": N_GPUS[(t + g + 1) % len(N_GPUS)],
+        "dataset": DATASETS[(t + g) % 2],
         "metrics": [
             DEFAULT_METRICS[task],
             list(METRICS[task]),
@@ -73,9 +86,12 @@ SUITE_VARIANTS = [
 
 
 def variant_id(answers: dict) -> str:
-    """A short test id: task-logger-gpus-metrics."""
+    """A short test id: task-logger-gpus-metrics[-folder]."""
     gpus = f"{answers['n_gpu']}gpu" if answers["n_gpu"] else "cpu"
-    return "-".join([answers["task"], answers["logger"], gpus, "+".join(answers["metrics"])])
+    folder = ["folder"] if answers.get("dataset") == "folder" else []
+    return "-".join(
+        [answers["task"], answers["logger"], gpus, "+".join(answers["metrics"])] + folder
+    )
 
 
 def run(

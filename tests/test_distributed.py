@@ -66,7 +66,9 @@ def evaluate_metrics(project: Path, checkpoint: Path, mnist: Path, procs: int) -
         [*launcher, "-r", str(checkpoint), f"data_loader.args.data_dir={mnist}"], cwd=project
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads((checkpoint.parent / "test_metrics.json").read_text())
+    metrics = json.loads((checkpoint.parent / "test_metrics.json").read_text())
+    assert isinstance(metrics.pop("class_names"), list)
+    return metrics
 
 
 # under torchrun: how many test samples the processes evaluate together
@@ -85,15 +87,18 @@ dist.destroy_process_group()
 """
 
 
+@pytest.mark.parametrize("dataset", ["mnist", "folder"])
 @pytest.mark.parametrize(
     ("task", "n_test"), [("classification", 160), ("segmentation", 80), ("regression", 160)]
 )
-def test_three_processes_evaluate_every_test_sample_once(copie, tmp_path, task, n_test):
+def test_three_processes_evaluate_every_test_sample_once(copie, tmp_path, task, n_test, dataset):
     """160 synthetic test digits (80 canvases) do not split evenly into 3 shards: none is dropped,
-    and every metric of the task is the one a single process computes."""
-    project = copie.copy(extra_answers={"task": task, "n_gpu": 2}).project_dir
+    and every metric of the task is the one a single process computes (MNIST files, or the same
+    digits as image files in a folder project)."""
+    answers = {"task": task, "n_gpu": 2, "dataset": dataset}
+    project = copie.copy(extra_answers=answers).project_dir
     data = tmp_path / "data"
-    write = "import sys; from pathlib import Path; from tests.conftest import write_mnist as w; "
+    write = "import sys; from pathlib import Path; from tests.conftest import write_data as w; "
     result = run([sys.executable, "-c", f"{write}w(Path(sys.argv[1]))", str(data)], cwd=project)
     assert result.returncode == 0, result.stderr
     script = tmp_path / "count.py"

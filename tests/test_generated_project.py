@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from tests.conftest import LOGGERS, METRICS, N_GPUS, SUITE_VARIANTS, TASKS, variant_id
+from tests.conftest import DATASETS, LOGGERS, METRICS, N_GPUS, SUITE_VARIANTS, TASKS, variant_id
 from tests.project_ci import run_ci_step
 
 
 def test_suite_variants_cover_every_pair_of_answers():
-    """Pairwise coverage: each task x logger, task x n_gpu and logger x n_gpu pair, and each
-    metric of each task, is in some variant whose suite runs; the defaults come first."""
-    choices = {"task": TASKS, "logger": LOGGERS, "n_gpu": N_GPUS}
+    """Pairwise coverage: each pair of task, logger, n_gpu and dataset answers, and each metric of
+    each task, is in some variant whose suite runs; the defaults come first."""
+    choices = {"task": TASKS, "logger": LOGGERS, "n_gpu": N_GPUS, "dataset": DATASETS}
     for first, second in itertools.combinations(choices, 2):
         covered = {(v[first], v[second]) for v in SUITE_VARIANTS}
         assert covered == set(itertools.product(choices[first], choices[second])), (first, second)
@@ -22,10 +22,11 @@ def test_suite_variants_cover_every_pair_of_answers():
         chosen = {m for v in SUITE_VARIANTS if v["task"] == task for m in v["metrics"]}
         assert chosen == set(METRICS[task])
     defaults = SUITE_VARIANTS[0]
-    assert (defaults["task"], defaults["logger"], defaults["n_gpu"]) == (
+    assert (defaults["task"], defaults["logger"], defaults["n_gpu"], defaults["dataset"]) == (
         "classification",
         "tensorboard",
         1,
+        "mnist",
     )
 
 

@@ -30,6 +30,7 @@ DEFAULT_FILES = {
     "base/base_trainer.py",
     "data_loader/__init__.py",
     "data_loader/data_loaders.py",
+    "data_loader/images.py",
     "data_loader/mnist.py",
     "logger/__init__.py",
     "logger/logger.py",
@@ -59,6 +60,7 @@ DEFAULT_FILES = {
     "tests/test_data_loader.py",
     "tests/test_imports.py",
     "tests/logger_fixtures.py",
+    "tests/test_mnist_classification.py",
     "tests/test_mnist_files.py",
     "tests/test_resume.py",
     "tests/test_steps.py",
@@ -123,6 +125,7 @@ def test_defaults(copie):
         "n_gpu": 1,
         "logger": "tensorboard",
         "metrics": ["accuracy", "top_k_acc"],
+        "dataset": "mnist",
     }
     config = json.loads((project / "config.json").read_text())
     assert config["n_gpu"] == 1 and config["metrics"] == ["accuracy", "top_k_acc"]
@@ -134,13 +137,29 @@ def test_defaults(copie):
     assert (project / "README.md").read_text().count("tensorboard --logdir") == 1  # said once
 
 
+# the files of a task beyond the defaults' (MNIST; folder: the image-folder code instead)
+TASK_FILES = {
+    "classification": {"tests/test_classification.py"},
+    "segmentation": {"tests/test_segmentation.py", "data_loader/canvas.py"},
+    "regression": {"tests/test_regression.py", "data_loader/rotated.py"},
+}
+FOLDER_FILES = {
+    "data_loader/folder.py",
+    "data_loader/__main__.py",
+    "data_loader/example.py",
+    "tests/test_folder.py",
+}
+
+
+@pytest.mark.parametrize("dataset", ["mnist", "folder"])
 @pytest.mark.parametrize("task", TASKS)
-def test_each_task_renders_only_its_own_files_and_default_metrics(copie, task):
-    result = copie.copy(extra_answers={"task": task})
+def test_each_task_renders_only_its_own_files_and_default_metrics(copie, task, dataset):
+    result = copie.copy(extra_answers={"task": task, "dataset": dataset})
     assert result.exit_code == 0, result.exception
     files = project_files(result.project_dir)
-    own_tests = f"tests/test_{task}.py"
-    assert set(files) == DEFAULT_FILES - {"tests/test_classification.py"} | {own_tests}
+    mnist_tests = {f"tests/test_mnist_{task}.py"} if dataset == "mnist" else FOLDER_FILES
+    expected = DEFAULT_FILES - TASK_FILES["classification"] - {"tests/test_mnist_classification.py"}
+    assert set(files) == expected | TASK_FILES[task] | mnist_tests
     answers = yaml.safe_load(files[".copier-answers.yml"])
     assert answers["task"] == task and answers["metrics"] == DEFAULT_METRICS[task]
     config = json.loads(files["config.json"])

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 
 from utils.distributed import rank, world_size
 from utils.util import InputError
@@ -66,7 +66,7 @@ class BaseDataLoader(DataLoader):
         shuffle: bool,
         validation_split: float | int | list[int],
         num_workers: int,
-        collate_fn: Callable[[Any], Any],
+        collate_fn: Callable[[Any], Any] = default_collate,
         training: bool = True,
         **workers: Any,
     ):

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 PROJECT = Path(__file__).resolve().parents[1]
+FOLDER = (PROJECT / "data_loader" / "folder.py").is_file()  # dataset: folder (else MNIST)
 # the chosen logger's set-up for the tests: its fixture `logger_settings`, and no network
 pytest_plugins = ["tests.logger_fixtures"]
 
@@ -43,9 +44,20 @@ def write_mnist(root: Path, n_train: int = 640, n_test: int = 160) -> Path:
     return root
 
 
+def write_data(root: Path) -> Path:
+    """The synthetic MNIST files; in a folder project, also written as its image folders."""
+    write_mnist(root)
+    if FOLDER:
+        from data_loader.example import write_split
+
+        for split in ("train", "test"):
+            write_split(root, root / split, split == "train")
+    return root
+
+
 @pytest.fixture(scope="session")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_mnist(tmp_path_factory.mktemp("data"))
+    return write_data(tmp_path_factory.mktemp("data"))
 
 
 def small_config(save_dir: Path, data_dir: Path) -> dict:

@@ -1,8 +1,12 @@
 """Reading, checking and downloading the MNIST IDX files."""
 
+import contextlib
+import functools
 import gzip
 import hashlib
+import http.server
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -54,21 +58,34 @@ def test_missing_file_without_download_says_how_to_fix(tmp_path):
         mnist.load_mnist(tmp_path, train=True, download=False)
 
 
+@contextlib.contextmanager
+def http_server(folder: Path):
+    """A local HTTP server of ``folder``: its URL (torchvision downloads over HTTP)."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+
+
 def test_download_uses_next_mirror_and_checks_md5(tmp_path, data_dir, monkeypatch):
     served = data_dir / "MNIST" / "raw"
     md5 = {p.name: hashlib.md5(p.read_bytes()).hexdigest() for p in served.iterdir()}
     monkeypatch.setattr(mnist.MNIST, "resources", list(md5.items()))
-    missing_mirror = (tmp_path / "nowhere").as_uri() + "/"
-    monkeypatch.setattr(mnist.MNIST, "mirrors", [missing_mirror, served.as_uri() + "/"])
-    images, labels = mnist.load_mnist(tmp_path / "downloaded", train=False)
+    with http_server(served.parent) as url:
+        monkeypatch.setattr(mnist.MNIST, "mirrors", [url + "nowhere/", url + "raw/"])
+        images, labels = mnist.load_mnist(tmp_path / "downloaded", train=False)
     assert torch.equal(images, mnist.load_mnist(data_dir, train=False)[0])
     assert len(labels) == 160
 
 
 def test_download_with_wrong_md5_is_refused_and_leaves_no_file(tmp_path, data_dir, monkeypatch):
     served = write_mnist(tmp_path / "mirror") / "MNIST" / "raw"
-    monkeypatch.setattr(mnist.MNIST, "mirrors", [served.as_uri() + "/"])
     target = tmp_path / "downloaded"
-    with pytest.raises(InputError, match="MD5 mismatch"):
+    with http_server(served) as url, pytest.raises(InputError, match="MD5 mismatch"):
+        monkeypatch.setattr(mnist.MNIST, "mirrors", [url])
         mnist.load_mnist(target, train=True)
     assert not any((target / "MNIST" / "raw").iterdir())

@@ -52,8 +52,7 @@ class Trainer(BaseTrainer):
                 "BaseDataLoader): checkpoints hold its position, so that resuming is exact"
             )
         self.criterion, self.figures, self.sampler = criterion, figures, data_loader.batch_sampler
-        # saved in checkpoints, for predict.py
-        self.class_names = getattr(data_loader, "class_names", None)
+        self.class_names = getattr(data_loader, "class_names", None)  # checkpoints keep them
         self.valid_data_loader = valid_data_loader
         self.len_epoch = self.settings["len_epoch"] or len(data_loader)
         self.data_loader = inf_loop(data_loader) if self.settings["len_epoch"] else data_loader

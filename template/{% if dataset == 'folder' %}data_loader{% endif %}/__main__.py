@@ -19,7 +19,7 @@ from utils.util import InputError
 
 def stats(folder: Path, channels: int) -> dict[str, list[float]]:
     """Per-channel mean and standard deviation of every pixel of the images below ``folder``,
-    on the 0..1 scale that ``images.normalise`` uses."""
+    on the 0..1 scale that ``images.eval_transform`` normalises."""
     total, squares, count = torch.zeros(channels, dtype=torch.float64), torch.zeros(channels), 0
     squares = squares.double()
     for path in image_files(folder, "images"):

@@ -13,7 +13,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from base import BaseDataLoader
-from data_loader.images import normalise, read_image, resize
+from data_loader.images import eval_transform, read_image
 from utils.util import InputError
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}  # what torchvision.io.decode_image reads
@@ -46,13 +46,16 @@ class FolderDataset(Dataset):
 
     def __init__(self, files: list[Path], targets: Sequence, args: dict[str, Any], training: bool):
         self.files, self.targets, self.args = files, targets, args
-        self.resize, self.cached = resize(args), None
+        self.resize, self.cached = eval_transform(args).transforms[0], None
         self.augment = augmentation(args["augment"]) if training else None
         kept, images, labels, bad = [], [], [], []
         workers = args["num_workers"]
         for batch in DataLoader(range(len(files)), 64, num_workers=workers, collate_fn=self.check):
             kept += batch[0]
-            bad += batch[3]
+            unreadable = [message for message in batch[3] if ": not a readable image" in message]
+            if len(unreadable) < len(batch[3]):  # another error (e.g. a mask): always an error
+                raise InputError(next(m for m in batch[3] if m not in unreadable))
+            bad += unreadable
             if args["cache"] and batch[0]:
                 images.append(batch[1])
                 labels.append(batch[2])
@@ -68,15 +71,13 @@ class FolderDataset(Dataset):
 
     def check(self, indices: list[int]) -> tuple[list[int], Any, Any, list[str]]:
         """Decode files: those read, their images and targets stacked (one tensor each, cheap to
-        pass between processes), and the errors of those that are not readable images."""
+        pass between processes), and the errors of the others."""
         kept, samples, errors = [], [], []
         for i in indices:
             try:
                 samples.append(self.load(i))
                 kept.append(i)
-            except InputError as err:
-                if not str(err).startswith(f"{self.files[i]}: not a readable image"):
-                    raise
+            except InputError as err:  # passed on as text: a worker's exception is not one line
                 errors.append(str(err))
         if not samples:
             return kept, None, None, errors
@@ -116,7 +117,7 @@ class Collate:
     """Stacks a batch of uint8 samples and normalises the images in one operation."""
 
     def __init__(self, args: dict[str, Any]):
-        self.normalise = normalise(args)
+        self.normalise = v2.Compose(eval_transform(args).transforms[1:])  # to float, normalised
 
     def __call__(self, samples: list[tuple[torch.Tensor, Any]]) -> tuple[torch.Tensor, Any]:
         images, targets = zip(*samples, strict=True)
@@ -132,26 +133,26 @@ class FolderDataLoader(BaseDataLoader):
     task gives the files and targets of a folder."""
 
     class_names: list[str]
-    dataset, collate = FolderDataset, Collate
+    dataset_class, collate_class = FolderDataset, Collate
 
     def __init__(self, args: dict[str, Any], training: bool):
-        split = Path(args["data_dir"]) / ("train" if training else "test")
+        self.args, split = args, Path(args["data_dir"]) / ("train" if training else "test")
         if not split.is_dir():
             raise InputError(
                 f"{split}: folder not found; set data_loader.args.data_dir to the folder that "
                 "holds train/ and test/ (python -m data_loader mnist DIR writes an example)"
             )
-        dataset = self.dataset(*self.samples(split), args, training)
+        dataset = self.dataset_class(*self.samples(split), args, training)
         val = split.with_name("val")
         self.val_folder = val if training and val.is_dir() else None
         workers = {"pin_memory": args["pin_memory"] and torch.cuda.is_available()}
         if args["num_workers"]:  # DataLoader refuses these without worker processes
             workers.update(persistent_workers=args["persistent_workers"])
             workers.update(prefetch_factor=args["prefetch_factor"])
-        self.args, self.options_of_workers = args, workers
+        self.options_of_workers = workers
         split_off = 0 if self.val_folder else args["validation_split"]
         loader_args = args["batch_size"], args["shuffle"], split_off, args["num_workers"]
-        super().__init__(dataset, *loader_args, self.collate(args), training, **workers)
+        super().__init__(dataset, *loader_args, self.collate_class(args), training, **workers)
 
     def samples(self, folder: Path) -> tuple[list[Path], Sequence]:
         raise NotImplementedError
@@ -160,6 +161,13 @@ class FolderDataLoader(BaseDataLoader):
         if self.val_folder is None:
             return super().split_validation()
         args = {**self.args, "augment": [], "shuffle": False, "validation_split": 0}
-        dataset = self.dataset(*self.samples(self.val_folder), args, training=False)
-        loader_args = args["batch_size"], False, 0, args["num_workers"], self.collate(args), False
+        dataset = self.dataset_class(*self.samples(self.val_folder), args, training=False)
+        loader_args = (
+            args["batch_size"],
+            False,
+            0,
+            args["num_workers"],
+            self.collate_class(args),
+            False,
+        )
         return BaseDataLoader(dataset, *loader_args, **self.options_of_workers)

@@ -9,9 +9,11 @@ from matplotlib.figure import Figure
 
 
 class Figures:
-    """Keeps every prediction and target (on the model's device until drawn)."""
+    """Keeps every prediction and target (on the model's device until drawn); ``class_names``:
+    the data loader's target names, for the axes."""
 
-    def __init__(self, class_names: list[str] | None = None) -> None:  # names: like the others
+    def __init__(self, class_names: list[str] = ["angle"]) -> None:  # noqa: B006
+        self.names = class_names
         self.outputs: list[torch.Tensor] = []
         self.targets: list[torch.Tensor] = []
 
@@ -22,10 +24,11 @@ class Figures:
     def draw(self) -> dict[str, Figure]:
         outputs = torch.cat(self.outputs).float().cpu()
         targets = torch.cat(self.targets).float().cpu()
-        return {"predicted_vs_true": scatter_figure(outputs, targets)}
+        scatter = scatter_figure(outputs.flatten(), targets.flatten(), ", ".join(self.names))
+        return {"predicted_vs_true": scatter}
 
 
-def scatter_figure(predicted: torch.Tensor, targets: torch.Tensor) -> Figure:
+def scatter_figure(predicted: torch.Tensor, targets: torch.Tensor, name: str = "angle") -> Figure:
     """Each sample as a dot; a perfect model puts them all on the diagonal."""
     figure = Figure(figsize=(5.6, 5.6), layout="constrained")
     axes = figure.subplots()
@@ -35,9 +38,10 @@ def scatter_figure(predicted: torch.Tensor, targets: torch.Tensor) -> Figure:
     axes.plot([low, high], [low, high], color="black", linewidth=1, label="predicted = true")
     mae = (predicted - targets).abs().mean()
     axes.set(
-        xlabel="true angle (degrees)",
-        ylabel="predicted angle (degrees)",
-        title=f"{len(targets)} samples, mean absolute error {mae:.2f} degrees",
+        xlabel=f"true {name}" + (" (degrees)" if name == "angle" else ""),
+        ylabel=f"predicted {name}",
+        title=f"{len(targets)} samples, mean absolute error {mae:.2f}"
+        + (" degrees" if name == "angle" else ""),
         aspect="equal",
     )
     axes.legend(loc="upper left")

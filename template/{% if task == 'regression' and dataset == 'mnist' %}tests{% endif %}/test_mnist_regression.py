@@ -17,6 +17,6 @@ def test_data_loader_gives_rotated_normalised_digits_and_degrees(data_dir):
     dataset = test_loader.dataset
     raw = dataset.images[:3].unsqueeze(1).float() / 255.0
     expected = (rotate(raw, dataset.angles[:3]) - 0.1307) / 0.3081
-    first, first_angles = dataset.__getitems__(torch.arange(3))
+    first, first_angles = test_loader.collate_fn(dataset.__getitems__(torch.arange(3)))
     assert torch.allclose(first, expected, atol=1e-5)  # rotated on 0..255: rounding differs
     assert torch.equal(first_angles, dataset.angles[:3])

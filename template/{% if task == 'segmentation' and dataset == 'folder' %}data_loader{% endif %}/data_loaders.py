@@ -53,7 +53,7 @@ class MaskFolderDataLoader(FolderDataLoader):
     """``DATA_DIR/{train,val,test}/images/NAME.png|jpg`` with ``masks/NAME.png``: one channel of
     class ids (i: ``class_names[i]``), ``ignore_value`` where nothing is counted."""
 
-    dataset, collate = MaskDataset, MaskCollate
+    dataset_class, collate_class = MaskDataset, MaskCollate
 
     def __init__(
         self,
