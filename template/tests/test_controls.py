@@ -157,10 +157,11 @@ def test_plateau_lowers_the_rate_after_patience_flat_epochs(base_config, monkeyp
 
 def validation_score(state: dict, weights: dict, key: str) -> float:
     config = ConfigParser(state["config"])
-    valid = config.init_obj("data_loader").split_validation()
+    loader = config.init_obj("data_loader")
     model = config.init_obj("arch")
     model.load_state_dict(weights)
-    tracker = MetricTracker(config.init_metrics(), prefix="val_")
+    tracker = MetricTracker(config.init_metrics(len(loader.class_names)), prefix="val_")
+    valid = loader.split_validation()
     return evaluate(model, valid, config.init_ftn("loss"), tracker, torch.device("cpu"))[key]
 
 
