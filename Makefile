@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade "pip>=25.1"
 	$(PY) -m pip install --quiet $(TORCH)
-	$(PY) -m pip install --quiet --group test
+	$(PY) -m pip install --quiet $(TORCH) --group test  # torch pinned again: nothing may move it
 	touch $@
 
 venv: $(VENV)/.installed

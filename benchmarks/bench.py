@@ -31,44 +31,34 @@ EPOCH_TIMER = r"""
 import json, sys, time
 import torch
 import torch.nn.functional as F
-import data_loader.data_loaders as module_data
-import model.loss as module_loss
-import model.metric as module_metric
-import model.model as module_arch
 from parse_config import ConfigParser
-from train import build_lr_scheduler
-from trainer import Trainer
-from utils import read_json, seed_everything
+from train import build_trainer, parser
+from utils.util import read_json, seed_everything
 
 data_dir, epochs, repeats = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 config = ConfigParser(read_json("config.json"))
+config.cli_args = parser().parse_args([])  # a plain train.py run
 config.config["data_loader"]["args"]["data_dir"] = data_dir
 config.config["trainer"]["epochs"] = epochs
 args = config["data_loader"]["args"]
 
 def ours():
-    seed_everything(config["seed"])
-    loader = config.init_obj("data_loader", module_data)
-    model = config.init_obj("arch", module_arch)
-    optimizer = config.init_obj("optimizer", torch.optim, model.parameters())
-    criterion, metrics = config.init_ftn("loss", module_loss), config.init_metrics(module_metric)
-    trainer = Trainer(model, criterion, metrics, optimizer, config=config,
-                      device=torch.device("cpu"), data_loader=loader,
-                      lr_scheduler=build_lr_scheduler(config, optimizer, len(loader)))
+    trainer = build_trainer(config, torch.device("cpu"))
+    loader = trainer.sampler
     times = []
     for epoch in range(1, epochs + 1):
         start = time.perf_counter()
         trainer._train_epoch(epoch)
         times.append(time.perf_counter() - start)
-    return times, len(loader.batch_sampler.indices)
+    return times, len(loader.indices)
 
 def bare():
     seed_everything(config["seed"])
-    loader = config.init_obj("data_loader", module_data)
+    loader = config.init_obj("data_loader")
     images, labels = loader.dataset.images, loader.dataset.labels
     indices = loader.batch_sampler.indices
-    model = config.init_obj("arch", module_arch)
-    optimizer = config.init_obj("optimizer", torch.optim, model.parameters())
+    model = config.init_obj("arch")
+    optimizer = config.init_obj("optimizer", model.parameters())
     steps = (len(indices) + args["batch_size"] - 1) // args["batch_size"]
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, total_steps=epochs * steps, **config["lr_scheduler"]["args"])

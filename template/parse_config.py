@@ -23,8 +23,10 @@ import model.loss as module_loss
 import model.metric as module_metric
 import model.model as module_arch
 from logger import setup_logging
+from model.predictions import TASK
 from utils import distributed
-from utils.checkpoint import find_checkpoint, load_checkpoint
+from utils.checkpoint import find_checkpoint
+from utils.exported import PROGRAMS, load_state
 from utils.util import InputError, TrainingInterrupted, read_json, write_json
 from utils.validation import validate
 
@@ -47,7 +49,12 @@ class ConfigParser:
     def __init__(
         self, config: dict[str, Any], resume: Path | None = None, argv: list[str] | None = None
     ):
-        validate(config, SECTIONS, module_metric)
+        exported = resume is not None and resume.suffix in PROGRAMS  # runs without model code
+        validate(
+            config,
+            {k: v for k, v in SECTIONS.items() if k != "arch" or not exported},
+            module_metric,
+        )
         self.config = config
         self.resume = resume
         self.argv = argv or []  # the command line, for starting DDP worker processes
@@ -61,7 +68,13 @@ class ConfigParser:
             os.environ["CUDA_VISIBLE_DEVICES"] = args.device
         resume = find_checkpoint(args.resume) if args.resume else None
         if resume is not None:
-            config = load_checkpoint(resume)["config"]
+            state = load_state(resume)
+            if state.get("task", TASK) != TASK:
+                raise InputError(
+                    f"{resume}: a {state['task']} model, but this project is for {TASK}; use it "
+                    f"with the scripts of a {state['task']} project"
+                )
+            config = state["config"]
             if args.config is not None:  # the new file's values win
                 config.update(read_json(args.config))
         else:

@@ -5,6 +5,7 @@ the task's figures (model/figures.py) as PNG files.
 """
 
 import logging
+from itertools import islice
 
 import torch
 
@@ -12,7 +13,7 @@ from model.figures import Figures
 from parse_config import ConfigParser, cli_parser, run_cli
 from trainer import evaluate
 from utils import distributed
-from utils.checkpoint import load_checkpoint, load_weights
+from utils.checkpoint import load_model
 from utils.metric_tracker import MetricTracker
 from utils.util import result_lines, write_json
 
@@ -22,18 +23,20 @@ def main(config: ConfigParser) -> None:
         evaluate_checkpoint(config, device)
 
 
-def evaluate_checkpoint(config: ConfigParser, device: torch.device) -> None:
-    """Evaluate on the test split; under torchrun each process takes a shard of it."""
+def evaluate_checkpoint(
+    config: ConfigParser, device: torch.device, batches: int | None = None
+) -> None:
+    """Evaluate on the test split (its first ``batches`` only, if given; train.py --fast-dev-run)
+    with the EMA weights when the run kept them; under torchrun each process takes a shard."""
     logger = logging.getLogger("test")
     data_loader = config.init_obj("data_loader", shuffle=False, validation_split=0, training=False)
-    model = config.init_obj("arch")
-    load_weights(model, load_checkpoint(config.resume)["state_dict"], str(config.resume))
-    model.to(device)
+    model = load_model(config).to(device)
     logger.info(model)
 
     tracker = MetricTracker(config.init_metrics(len(data_loader.class_names))).to(device)
     figures = Figures(data_loader.class_names)  # under DDP: drawn from the main process's shard
-    results = evaluate(model, data_loader, config.init_ftn("loss"), tracker, device, figures.update)
+    data = islice(data_loader, batches)  # None: all of it
+    results = evaluate(model, data, config.init_ftn("loss"), tracker, device, figures.update)
     if not distributed.is_main():
         return
     for line in result_lines(results):

@@ -1,22 +1,37 @@
 """Train a model: ``python train.py -c config.json [KEY.PATH=VALUE ...]``."""
 
+import argparse
 import functools
 import inspect
 import logging
+import tempfile
+import time
+from collections.abc import Callable
+from itertools import cycle, islice
 
 import torch
+from torch import nn
 
+from logger import ExperimentWriter, setup_logging
 from model.figures import Figures
 from parse_config import ConfigParser, cli_parser, run_cli
 from trainer import Trainer
 from trainer.trainer import steps_per_epoch
 from utils import distributed
-from utils.util import seed_everything
+from utils.checkpoint import load_weights, read_weights
+from utils.util import InputError, seed_everything
 
 # Flags for values changed often; any other value: KEY.PATH=VALUE (see --help).
 FLAGS = {
     "optimizer.args.lr": ("--lr", "--learning_rate"),
     "data_loader.args.batch_size": ("--bs", "--batch_size"),
+}
+CONTROLS = {  # debug runs and fine-tuning (docs/controls.md)
+    "--fast-dev-run": dict(action="store_true", help="every stage on 2 batches, nothing kept"),
+    "--overfit-batches": dict(type=int, metavar="N", help="train and validate on N fixed batches"),
+    "--profile": dict(action="store_true", help="5 steps under torch.profiler: trace, top 15"),
+    "--detect-anomaly": dict(action="store_true", help="a NaN in backward names its operation"),
+    "--init-from": dict(metavar="CHECKPOINT", help="weights of a checkpoint or .safetensors file"),
 }
 
 
@@ -27,14 +42,84 @@ def main(config: ConfigParser) -> None:
         if processes > 1:  # n_gpu > 1: one DDP process per GPU, each running this script
             distributed.launch(processes, __file__, config.argv)
             return
+    args = config.cli_args = config.cli_args or parser().parse_args([])
+    torch.autograd.set_detect_anomaly(args.detect_anomaly)
     with distributed.session(config["n_gpu"]) as device:
-        train(config, device)
+        (fast_dev_run if args.fast_dev_run else train)(config, device)
 
 
-def train(config: ConfigParser, device: torch.device) -> None:
+def train(
+    config: ConfigParser,
+    device: torch.device,
+    on_epoch: Callable[[dict[str, float]], bool] | None = None,
+) -> None:
+    """Train as the config says; ``on_epoch(results)`` sees every epoch, True stops after it."""
+    profiling = config.cli_args.profile
+    if profiling:  # a short run: 5 optimizer steps, the last 3 recorded
+        config["trainer"].update(epochs=1, len_epoch=5 * config["trainer"]["grad_accum_steps"])
+    trainer = build_trainer(config, device)
+    trainer.on_epoch = on_epoch
+    if config.resume is not None:
+        trainer.resume(config.resume)
+    if not profiling:
+        return trainer.train()
+
+    def export(profile: torch.profiler.profile) -> None:
+        path = config.log_dir / f"profile-rank{distributed.rank()}.pt.trace.json"
+        profile.export_chrome_trace(str(path))
+        costliest = f"self_{'device' if device.type == 'cuda' else 'cpu'}_time_total"
+        table = profile.key_averages().table(sort_by=costliest, row_limit=15)
+        logging.getLogger("profile").info(f"{table}\nTrace (open it in Perfetto): {path}")
+
+    schedule = torch.profiler.schedule(wait=1, warmup=1, active=3, repeat=1)
+    with torch.profiler.profile(schedule=schedule, on_trace_ready=export) as profile:
+        trainer.optimizer.register_step_post_hook(lambda *_: profile.step())
+        trainer.train()
+
+
+def fast_dev_run(config: ConfigParser, device: torch.device) -> None:
+    """Every stage on 2 batches, in a temporary folder removed afterwards; no logger run."""
+    from test import evaluate_checkpoint  # the project's test.py
+
+    logger, start = logging.getLogger("fast-dev-run"), time.perf_counter()
+
+    def lap(stage: str) -> None:
+        logger.info(f"fast-dev-run: {stage}: {time.perf_counter() - start:.2f} s")
+
+    with tempfile.TemporaryDirectory() as own:
+        config.resume = None  # a new run, even with -r (whose config it keeps)
+        folder = distributed.broadcast(own)  # the main process's, under DDP
+        config["trainer"].update(save_dir=folder, epochs=2, len_epoch=2, save_period=1)
+        for epoch in (1, 2):  # epoch 2: epoch 1's checkpoint reloaded in a new trainer, resumed
+            trainer = build_trainer(config, device)
+            trainer.valid_data_loader = list(islice(trainer.valid_data_loader or [], 2)) or None
+            trainer.create_writer, trainer.epochs = lambda config: ExperimentWriter(), epoch
+            if config.resume is not None:
+                trainer.resume(config.resume)
+            trainer.train()
+            config.resume = config.save_dir / f"checkpoint-epoch{epoch}.pth"
+            resumed = "reloaded it in a new trainer, resumed, " if epoch == 2 else ""
+            lap(f"epoch {epoch}: {resumed}trained 2 batches, validated 2, saved a checkpoint")
+        evaluate_checkpoint(config, device, batches=2)
+        lap("evaluated it like test.py on 2 test batches")
+        distributed.broadcast(None)  # every process is done with the folder before it goes
+    setup_logging(None, logging.getLogger().level)  # the temporary info.log is gone
+    logger.info(f"fast-dev-run passed in {time.perf_counter() - start:.2f} s; nothing was kept")
+
+
+def build_trainer(config: ConfigParser, device: torch.device) -> Trainer:
+    """Everything the config names, with --init-from, trainer.freeze and --overfit-batches."""
+    args = config.cli_args
+    if args.overfit_batches:
+        config["trainer"]["len_epoch"] = config["trainer"]["len_epoch"] or args.overfit_batches
     seed_everything(config["seed"])
     data_loader = config.init_obj("data_loader")
-    model = config.init_obj("arch").to(device)
+    model = config.init_obj("arch")
+    if args.init_from:
+        weights = read_weights(args.init_from)
+        load_weights(model, weights, args.init_from, strict=config["trainer"]["init_strict"])
+    freeze(model, config["trainer"]["freeze"])
+    model.to(device)
     logging.getLogger("train").info(model)
     optimizer = config.init_obj("optimizer", [p for p in model.parameters() if p.requires_grad])
     batches = config["trainer"]["len_epoch"] or len(data_loader)
@@ -50,9 +135,27 @@ def train(config: ConfigParser, device: torch.device) -> None:
         lr_scheduler=build_lr_scheduler(config, optimizer, steps),
         figures=functools.partial(Figures, data_loader.class_names),
     )
-    if config.resume is not None:
-        trainer.resume(config.resume)
-    trainer.train()
+    if args.overfit_batches:  # the same fixed batches, for training and validation
+        trainer.valid_data_loader = list(islice(data_loader, args.overfit_batches))
+        trainer.data_loader = cycle(trainer.valid_data_loader)
+    return trainer
+
+
+def freeze(model: nn.Module, prefixes: list[str]) -> None:
+    """Keep the parameters whose names start with one of ``prefixes`` as they are."""
+    for prefix in prefixes:
+        matched = [p for name, p in model.named_parameters() if name.startswith(prefix)]
+        if not matched:
+            names = sorted({name.split(".")[0] for name, _ in model.named_parameters()})
+            raise InputError(
+                f"trainer.freeze: {prefix!r} matches no parameter of {type(model).__name__}; "
+                f"its names start with {', '.join(names)}"
+            )
+        for parameter in matched:
+            parameter.requires_grad_(False)
+    if prefixes:
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        logging.getLogger("train").info(f"Frozen: {frozen} parameters ({', '.join(prefixes)})")
 
 
 def build_lr_scheduler(
@@ -66,15 +169,23 @@ def build_lr_scheduler(
     if config["lr_scheduler"]["interval"] == "step":
         if "total_steps" in inspect.signature(config.factory("lr_scheduler")).parameters:
             length["total_steps"] = config["trainer"]["epochs"] * steps_per_epoch
+    if config["lr_scheduler"]["type"] == "ReduceLROnPlateau":  # its mode follows the monitor
+        length["mode"] = config["trainer"]["monitor"].split()[0]
     return config.init_obj("lr_scheduler", optimizer, **length)
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = cli_parser("Train a model from a JSON config.")
+    for target, flags in FLAGS.items():
+        parser.add_argument(*flags, dest=target, metavar="VALUE", help=f"sets {target}")
+    for flag, options in CONTROLS.items():
+        parser.add_argument(flag, **options)
+    return parser
 
 
 def cli(argv: list[str] | None = None) -> None:
     """The command line: ``argv`` defaults to ``sys.argv[1:]``."""
-    parser = cli_parser("Train a model from a JSON config.")
-    for target, flags in FLAGS.items():
-        parser.add_argument(*flags, dest=target, metavar="VALUE", help=f"sets {target}")
-    run_cli(parser, main, argv)
+    run_cli(parser(), main, argv)
 
 
 if __name__ == "__main__":

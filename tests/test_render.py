@@ -22,6 +22,12 @@ DEFAULT_FILES = {
     "config.json",
     "train.py",
     "test.py",
+    "tune.py",
+    "predict.py",
+    "export.py",
+    "data_loader/image_files.py",
+    "model/predictions.py",
+    "utils/exported.py",
     "parse_config.py",
     "base/__init__.py",
     "base/base_data_loader.py",
@@ -55,6 +61,7 @@ DEFAULT_FILES = {
     "tests/conftest.py",
     "tests/test_classification.py",
     "tests/test_config.py",
+    "tests/test_controls.py",
     "tests/test_data_loader.py",
     "tests/test_imports.py",
     "tests/logger_fixtures.py",
@@ -246,6 +253,21 @@ def test_every_variant_is_ruff_clean(rendered, copie_session):
     assert check.returncode == 0, check.stdout + check.stderr
     fmt = python("-m", "ruff", "format", "--check", "--no-cache", str(folder), cwd=folder)
     assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+
+
+def test_template_sources_and_tests_are_ruff_clean():
+    """template/ holds plain Python files: ruff reads them as they are, with the root config."""
+    paths = ["template", "tests", "benchmarks", "hooks"]
+    check = python("-m", "ruff", "check", "--no-cache", *paths, cwd=REPO)
+    assert check.returncode == 0, check.stdout + check.stderr
+    fmt = python("-m", "ruff", "format", "--check", "--no-cache", *paths, cwd=REPO)
+    assert fmt.returncode == 0, fmt.stdout + fmt.stderr
+    jinja_python = [
+        p
+        for p in (REPO / "template").rglob("*.py*")
+        if "{%" in p.name or p.suffix == ".jinja" and p.stem.endswith(".py")
+    ]
+    assert not jinja_python, f"Python sources with Jinja in their name or body: {jinja_python}"
 
 
 def test_every_variant_compiles(rendered, copie_session, tmp_path):

@@ -25,7 +25,7 @@ OLD_KEY, NEW_KEY = "trainer.save_period", "trainer.checkpoint_period"
 DELETED_KEY = "trainer.tensorboard"  # copier.yml's migration for v0.2.0 deletes it
 TENSORBOARD_LINE = '"tensorboard": true,\n        '
 CONFIG_TEMPLATE = "includes/trainer_config.json.jinja"  # the trainer section of every task
-MODEL_TEMPLATE = "template/model/{% if task == 'classification' %}model.py{% endif %}"
+MODEL_TEMPLATE = "template/{% if task == 'classification' %}model{% endif %}/model.py"
 CI_WORKFLOW = "template/.github/workflows/ci.yml"
 PRE_COMMIT = "template/.pre-commit-config.yaml"
 RUFF_REV = re.compile(r"(ruff-pre-commit\n\s+rev: )(\S+)")
@@ -106,7 +106,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git("tag", OLD, cwd=repo)
 
     # v0.2.0: a fix in a file users edit too, a new default, a new file, a renamed key
-    replace_once(repo / MODEL_TEMPLATE, "x = x.view(-1, 320)", "x = x.flatten(1)")
+    replace_once(repo / MODEL_TEMPLATE, "self.fc1(x.flatten(1))", "self.fc1(torch.flatten(x, 1))")
     replace_once(repo / CONFIG_TEMPLATE, '"early_stop": 10', '"early_stop": 5')
     replace_once(repo / CONFIG_TEMPLATE, TENSORBOARD_LINE, "")
     shutil.copy2(REPO / CI_WORKFLOW, repo / CI_WORKFLOW)
@@ -159,11 +159,12 @@ def edit_like_a_user(project: Path) -> None:
         "            nn.Dropout(0.2), nn.Linear(4 * width * 3 * 3, num_classes)\n"
         "        )",
     )
+    replace_once(project / "model/metric.py", '"f1"]', '"f1", "top_5_acc"]')  # a choice
     with (project / "model/metric.py").open("a") as metric:
         metric.write(
             "\n\ndef top_5_acc(num_classes: int = NUM_CLASSES) -> Metric:\n"
             '    """Share of samples whose target is among the 5 highest-scoring classes."""\n'
-            '    return MulticlassAccuracy(num_classes, top_k=5, average="micro")\n'
+            '    return classification.MulticlassAccuracy(num_classes, top_k=5, average="micro")\n'
         )
     replace_once(project / "README.md", "# mnist-trainer\n", "# Wide MNIST experiments\n")
     with (project / "README.md").open("a") as readme:
@@ -214,7 +215,7 @@ def test_update_keeps_user_edits(updated):
 def test_update_applies_template_changes(updated):
     project, _ = updated
     model = (project / "model/model.py").read_text()
-    assert "x = x.flatten(1)" in model and "x.view(-1, 320)" not in model
+    assert "self.fc1(torch.flatten(x, 1))" in model and "self.fc1(x.flatten(1))" not in model
     assert json.loads((project / "config.json").read_text())["trainer"]["early_stop"] == 5
     assert (project / ".github/workflows/ci.yml").read_text() == (REPO / CI_WORKFLOW).read_text()
     trainer = (project / "base/base_trainer.py").read_text()

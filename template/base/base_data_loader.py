@@ -53,17 +53,18 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
 
 
 class BaseDataLoader(DataLoader):
-    """A DataLoader that holds out ``validation_split`` (a fraction or a count) of its dataset, the
-    same samples on every run, for ``split_validation()``. ``batch_size`` is per process; with
-    ``training=False`` every DDP process keeps all of its shard, so each sample counts once.
-    ``workers``: more DataLoader options (pin_memory, persistent_workers, prefetch_factor)."""
+    """A DataLoader that holds out ``validation_split`` (a fraction, a count, or the fold
+    ``[i, K]``: the i-th of K disjoint parts) of its dataset, the same samples on every run, for
+    ``split_validation()``. ``batch_size`` is per process; with ``training=False`` every DDP
+    process keeps all of its shard, so each sample counts once. ``workers``: more DataLoader
+    options (pin_memory, persistent_workers, prefetch_factor)."""
 
     def __init__(
         self,
         dataset: Dataset,
         batch_size: int,
         shuffle: bool,
-        validation_split: float | int,
+        validation_split: float | int | list[int],
         num_workers: int,
         collate_fn: Callable[[Any], Any] = default_collate,
         training: bool = True,
@@ -92,8 +93,14 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def split_indices(n_samples: int, split: float | int) -> tuple[torch.Tensor, torch.Tensor | None]:
+def split_indices(
+    n_samples: int, split: float | int | list[int]
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Training and validation indices; the types and ranges were checked with the config."""
+    order = torch.randperm(n_samples, generator=seeded(0))
+    if isinstance(split, list):  # the fold [i, K] (tune.py --folds)
+        parts = order.tensor_split(split[1])
+        return torch.cat(parts[: split[0]] + parts[split[0] + 1 :]), parts[split[0]]
     n_valid = int(n_samples * split) if isinstance(split, float) else split
     if not 0 <= n_valid < n_samples:
         raise InputError(
@@ -102,5 +109,4 @@ def split_indices(n_samples: int, split: float | int) -> tuple[torch.Tensor, tor
         )
     if n_valid == 0:
         return torch.arange(n_samples), None
-    order = torch.randperm(n_samples, generator=seeded(0))
     return order[n_valid:], order[:n_valid]

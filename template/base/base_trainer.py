@@ -4,13 +4,16 @@ import logging
 import math
 import signal
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from logger import ExperimentWriter, create_writer
+from model.predictions import TASK
 from utils import distributed
 from utils.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from utils.util import InputError, TrainingInterrupted, result_lines
@@ -29,12 +32,15 @@ class BaseTrainer(ABC):
         self.device = next(model.parameters()).device
         self.logger = logging.getLogger("trainer")
         self.writer = ExperimentWriter()
+        self.create_writer = create_writer  # train.py --fast-dev-run: no logger run
         self.epochs = self.settings["epochs"]
         self.monitor_mode, _, self.monitor_metric = self.settings["monitor"].partition(" ")
         self.monitor_best = math.inf if self.monitor_mode == "min" else -math.inf
         self.not_improved, self.start_epoch = 0, 1
         self.start_batch = 0  # > 0 when resuming inside an epoch
         self.stop_signal: int | None = None
+        # sees each epoch's results after its checkpoints; True stops training (tune.py prunes)
+        self.on_epoch: Callable[[dict[str, float]], bool] | None = None
 
     @abstractmethod
     def _train_epoch(self, epoch: int) -> dict[str, float]:
@@ -45,7 +51,7 @@ class BaseTrainer(ABC):
         """Train from where the run stands to ``trainer.epochs``, stopping early if asked to."""
         self.config.start_run()
         if distributed.is_main():  # other DDP processes keep the base writer, which records nothing
-            self.writer = create_writer(self.config)
+            self.writer = self.create_writer(self.config)
         self.writer.log_config(self.config.config)
         signals = (signal.SIGINT, signal.SIGTERM)
         previous = {sig: signal.signal(sig, self._request_stop) for sig in signals}
@@ -65,6 +71,11 @@ class BaseTrainer(ABC):
             self.logger.info(line)
         check_finite(log, epoch)
         improved = self._update_monitor(log)
+        if self.lr_scheduler is not None and self.config["lr_scheduler"]["interval"] == "epoch":
+            if isinstance(self.lr_scheduler, ReduceLROnPlateau):  # needs the monitored value
+                self.lr_scheduler.step(log[self.monitor_metric])
+            else:
+                self.lr_scheduler.step()
         if epoch % self.settings["save_period"] == 0:
             self._save_checkpoint(f"checkpoint-epoch{epoch}.pth", epoch)
             self._remove_old_checkpoints()
@@ -72,6 +83,8 @@ class BaseTrainer(ABC):
             self._save_checkpoint("model_best.pth", epoch)
             self.writer.log_best_model(self.config.save_dir / "model_best.pth")
         self._stop_if_requested(epoch)
+        if self.on_epoch is not None and self.on_epoch(log):
+            return True
         if 0 < self.settings["early_stop"] <= self.not_improved:
             self.logger.info(
                 f"Validation performance didn't improve for {self.not_improved} epochs."
@@ -136,6 +149,7 @@ class BaseTrainer(ABC):
             "monitor_best": self.monitor_best,
             "not_improved": self.not_improved,
             "config": self.config.config,
+            "task": TASK,
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:

@@ -38,6 +38,10 @@ def snapshot(folder: Path) -> dict[str, str]:
     }
 
 
+def shrunk(weights: dict) -> dict:
+    return {k: v[:1] if v.dim() else v for k, v in weights.items()}
+
+
 def prepare(case: str, run: dict, tmp: Path) -> list[str]:
     """The command-line arguments of one bad-input case (files it needs are made in ``tmp``)."""
     raw = run["data"] / "MNIST" / "raw"
@@ -107,15 +111,35 @@ def prepare(case: str, run: dict, tmp: Path) -> list[str]:
             "-r",
             saved(
                 "shapes.pth",
-                {
-                    **state,
-                    "state_dict": {
-                        k: v[:1] if v.dim() else v for k, v in state["state_dict"].items()
-                    },
-                },
+                {**state, "state_dict": shrunk(state["state_dict"])},
             ),
         ],
         "resume path missing": lambda: ["-r", str(tmp / "nowhere" / "model_best.pth")],
+        "init-from not a checkpoint": lambda: [
+            *config,
+            "--init-from",
+            saved("weights.pth", {"weight": torch.zeros(2)}),
+        ],
+        "init-from corrupt safetensors": lambda: [
+            *config,
+            "--init-from",
+            write("weights.safetensors", "not tensors"),
+        ],
+        "init-from weights do not fit": lambda: [
+            *config,
+            "--init-from",
+            saved("shapes.pth", {**state, "state_dict": shrunk(state["state_dict"])}),
+        ],
+        "freeze matches no parameter": lambda: [*config, 'trainer.freeze=["backbone"]'],
+        "ema_decay out of range": lambda: [*config, "trainer.ema_decay=1.0"],
+        "negative warmup_steps": lambda: [*config, "lr_scheduler.warmup_steps=-1"],
+        "plateau without a monitor": lambda: [
+            *config,
+            "lr_scheduler.type=ReduceLROnPlateau",
+            "lr_scheduler.interval=epoch",
+            "lr_scheduler.args={}",
+            "trainer.monitor=off",
+        ],
         "nan loss": lambda: [
             *config,
             "trainer.epochs=2",
@@ -162,6 +186,13 @@ CASES = {  # case: parts of the one-line message
     "checkpoint of another arch": ["other.pth: the checkpoint holds a OtherNet but arch.type is"],
     "checkpoint weights do not fit": ["shapes.pth: its weights do not fit arch of the config"],
     "resume path missing": ["model_best.pth: checkpoint not found"],
+    "init-from not a checkpoint": ["weights.pth: not a checkpoint written by train.py"],
+    "init-from corrupt safetensors": ["weights.safetensors: not a readable checkpoint"],
+    "init-from weights do not fit": ["shapes.pth: its weights do not fit", "init_strict=false"],
+    "freeze matches no parameter": ["trainer.freeze: 'backbone' matches no parameter of"],
+    "ema_decay out of range": ["trainer.ema_decay: must be a number in [0, 1), got 1.0"],
+    "negative warmup_steps": ["lr_scheduler.warmup_steps: must be an integer >= 0, got -1"],
+    "plateau without a monitor": ["lr_scheduler: ReduceLROnPlateau", "set trainer.monitor"],
     "nan loss": ["in epoch 2", "lower the learning rate"],
 }
 if FOLDER:  # the MNIST files' cases: tests/test_folder.py has those of image folders

@@ -41,8 +41,8 @@ def epoch_results(run: Path) -> list[str]:
     return re.findall(r"- INFO - (    \w+\s+: .*)", log.read_text())
 
 
-def weights(path: Path) -> dict[str, torch.Tensor]:
-    return torch.load(path, weights_only=True)["state_dict"]
+def weights(path: Path, key: str = "state_dict") -> dict[str, torch.Tensor]:
+    return torch.load(path, weights_only=True)[key]
 
 
 def assert_same_weights(a: dict, b: dict) -> None:
@@ -72,6 +72,7 @@ def test_resume_after_an_epoch_equals_one_run(base_config: dict, tmp_path: Path)
     base_config["lr_scheduler"] = {
         "type": "StepLR",
         "interval": "epoch",
+        "warmup_steps": 0,
         "args": {"step_size": 1, "gamma": 0.5},
     }
     base_config["trainer"]["epochs"] = 3
@@ -89,9 +90,24 @@ def test_resume_after_an_epoch_equals_one_run(base_config: dict, tmp_path: Path)
     assert epoch_results(split) == epoch_results(whole)
 
 
+CONTROLS = {  # EMA, warm-up and a plateau schedule: their state is resumed exactly too
+    "trainer": {"ema_decay": 0.9},
+    "lr_scheduler": {
+        "type": "ReduceLROnPlateau",
+        "interval": "epoch",
+        "warmup_steps": 30,
+        "args": {"patience": 0},
+    },
+}
+
+
+@pytest.mark.parametrize("controls", [False, True], ids=["default", "ema-warmup-plateau"])
 def test_sigint_inside_an_epoch_saves_and_resumes_without_skipping(
-    base_config: dict, tmp_path: Path, recorded_batches, monkeypatch, capsys
+    base_config: dict, tmp_path: Path, recorded_batches, monkeypatch, capsys, controls
 ):
+    if controls:
+        base_config["trainer"].update(CONTROLS["trainer"])
+        base_config["lr_scheduler"] = CONTROLS["lr_scheduler"]
     assert cli(base_config) == 0
     (whole,) = run_dirs(Path(base_config["trainer"]["save_dir"]))
     uninterrupted = list(recorded_batches)
@@ -105,7 +121,7 @@ def test_sigint_inside_an_epoch_saves_and_resumes_without_skipping(
         loss = self.criterion
 
         def interrupting_loss(output, target):
-            steps["n"] += self.model.training  # training steps only, not validation
+            steps["n"] += torch.is_grad_enabled()  # training steps only, not validation
             if steps["n"] == len(self.data_loader) + 5:  # 5th batch of epoch 2
                 signal.raise_signal(signal.SIGINT)
             return loss(output, target)
@@ -126,9 +142,11 @@ def test_sigint_inside_an_epoch_saves_and_resumes_without_skipping(
     assert resume_cli(split) == 0  # the run folder: its newest checkpoint is the interrupted one
     if base_config["data_loader"]["args"]["num_workers"] == 0:  # workers fetch batches ahead
         assert recorded_batches == uninterrupted  # no batch skipped, none seen twice, same order
-    assert_same_weights(
-        weights(whole / "checkpoint-epoch2.pth"), weights(split / "checkpoint-epoch2.pth")
-    )
+    for key in ("state_dict", "ema_state_dict") if controls else ("state_dict",):
+        assert_same_weights(
+            weights(whole / "checkpoint-epoch2.pth", key),
+            weights(split / "checkpoint-epoch2.pth", key),
+        )
     assert epoch_results(split) == epoch_results(whole)
 
 

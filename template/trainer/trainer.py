@@ -11,6 +11,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader
 from torchmetrics import Metric
 from tqdm import tqdm
@@ -60,6 +61,11 @@ class Trainer(BaseTrainer):
         self.train_metrics = MetricTracker(metrics).to(self.device)
         self.valid_metrics = MetricTracker(metrics, prefix="val_").to(self.device)
         self.batches_done = 0  # batches consumed by the whole run: the data position
+        self.steps_done = 0  # optimizer steps of the whole run, for the warm-up
+        self.warmup_steps = config["lr_scheduler"]["warmup_steps"] if lr_scheduler else 0
+        decay = self.settings["ema_decay"]  # the EMA validates, and is model_best.pth's score
+        ema = get_ema_multi_avg_fn(decay)
+        self.ema = AveragedModel(model, multi_avg_fn=ema, use_buffers=True) if decay else None
         self.amp_dtype = AMP_DTYPES[self.settings["amp"]]
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.settings["amp"] == "fp16")
         self.ddp = None
@@ -110,17 +116,24 @@ class Trainer(BaseTrainer):
         self.writer.log_scalars(log, epoch, "train")
         if self.valid_data_loader is not None:
             log.update(self._valid_epoch(epoch))
-        if self.lr_scheduler is not None and not self.scheduler_per_step:
-            self.lr_scheduler.step()
         return log
 
     def _optimizer_step(self) -> None:
         if self.settings["grad_clip"] > 0:
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings["grad_clip"])
+        scheduled = [group["lr"] for group in self.optimizer.param_groups]
+        if self.steps_done < self.warmup_steps:  # linear warm-up: a share of the scheduled rate
+            for group in self.optimizer.param_groups:
+                group["lr"] *= (self.steps_done + 1) / (self.warmup_steps + 1)
         self.scaler.step(self.optimizer)
+        for group, lr in zip(self.optimizer.param_groups, scheduled, strict=True):
+            group["lr"] = lr
+        self.steps_done += 1
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
+        if self.ema:
+            self.ema.update_parameters(self.model)
         if self.scheduler_per_step:
             self.lr_scheduler.step()
 
@@ -129,7 +142,7 @@ class Trainer(BaseTrainer):
         draws = period > 0 and (epoch % period == 0 or epoch == self.epochs)
         figures = self.figures() if draws and self.figures and distributed.is_main() else None
         log = evaluate(
-            self.model,
+            self.ema.module if self.ema else self.model,
             self.valid_data_loader,
             self.criterion,
             self.valid_metrics,
@@ -169,6 +182,8 @@ class Trainer(BaseTrainer):
         return {
             **super().state_dict(epoch, batch),
             "data_position": {"seed": self.sampler.seed, "batches_done": self.batches_done},
+            "steps_done": self.steps_done,
+            "ema_state_dict": self.ema.state_dict() if self.ema else None,
             "rng": rng_state(),
             "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
             "train_metrics": self.train_metrics.state_dict() if batch else None,
@@ -178,6 +193,9 @@ class Trainer(BaseTrainer):
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:
         super().load_state_dict(state, source)
         self.batches_done = state["data_position"]["batches_done"]
+        self.steps_done = state.get("steps_done", 0)
+        if self.ema and state.get("ema_state_dict") is not None:
+            self.ema.load_state_dict(state["ema_state_dict"])
         self.sampler.set_position(state["data_position"]["seed"], self.batches_done)
         set_rng_state(state["rng"])
         if state["grad_scaler"] is not None and self.scaler.is_enabled():

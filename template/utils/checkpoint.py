@@ -1,11 +1,13 @@
 """Checkpoint files: plain data written atomically, read back with weights_only=True."""
 
+import logging
 import pickle
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors.torch import load_file
 from torch import nn
 
 from utils.util import InputError, atomic_open
@@ -62,13 +64,51 @@ def find_checkpoint(path: str | Path) -> Path:
     return candidates[-1]
 
 
-def load_weights(model: nn.Module, weights: dict[str, Any], source: str) -> None:
-    """``model.load_state_dict`` with an error that says which file does not fit."""
+def load_model(config: Any) -> nn.Module:
+    """The config's arch with the evaluation weights of its checkpoint (``config.resume``), in
+    eval mode."""
+    model = config.init_obj("arch")
+    load_weights(model, evaluation_weights(load_checkpoint(config.resume)), str(config.resume))
+    return model.eval()
+
+
+def evaluation_weights(checkpoint: dict[str, Any]) -> dict[str, torch.Tensor]:
+    """The weights to evaluate: the EMA of the weights when the run kept one, else the raw ones."""
+    ema = checkpoint.get("ema_state_dict") or {}  # AveragedModel's: module.* and n_averaged
+    ema = {k.removeprefix("module."): v for k, v in ema.items() if k != "n_averaged"}
+    return ema or checkpoint["state_dict"]
+
+
+def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
+    """The weights of a checkpoint (its evaluation weights) or of a ``.safetensors`` state dict."""
+    path = Path(path)
+    if path.suffix != ".safetensors" or not path.is_file():
+        return evaluation_weights(load_checkpoint(path))
     try:
-        model.load_state_dict(weights)
+        return load_file(path)
+    except Exception as err:  # safetensors' own error, or an OSError
+        raise unreadable(path, err) from None
+
+
+def load_weights(
+    model: nn.Module, weights: dict[str, Any], source: str, strict: bool = True
+) -> None:
+    """``model.load_state_dict`` with an error that says which file does not fit; not ``strict``:
+    weights of another shape are skipped, and what was skipped, missing or unexpected is logged."""
+    own = model.state_dict()
+    skipped = [k for k, v in weights.items() if not strict and k in own and v.shape != own[k].shape]
+    try:
+        result = model.load_state_dict({k: weights[k] for k in weights.keys() - skipped}, strict)
     except RuntimeError as err:
         details = [line.strip() for line in str(err).splitlines()[1:] if line.strip()]
         raise InputError(
             f"{source}: its weights do not fit arch of the config ({(details or [err])[0]}); "
-            "use the arch.type and arch.args it was trained with"
+            "use the arch.type and arch.args it was trained with (or, for --init-from, "
+            "trainer.init_strict=false)"
         ) from None
+    if not strict:
+        missing = [k for k in result.missing_keys if k not in skipped]
+        logging.getLogger("checkpoint").info(
+            f"{source}: skipped (another shape): {sorted(skipped)}; missing: {missing}; "
+            f"unexpected: {result.unexpected_keys}"
+        )

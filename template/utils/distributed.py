@@ -6,14 +6,19 @@ train.py itself through torch's elastic launcher. Every helper works in a plain 
 
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
+
+from utils.util import InputError
 
 
 def launched_by_torchrun() -> bool:
@@ -102,3 +107,39 @@ def reduce(value: torch.Tensor, op: str) -> torch.Tensor:
     value = value.detach().clone()
     dist.all_reduce(value, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
     return value / world_size() if op == "mean" else value
+
+
+def gather(values: list) -> list:
+    """Every process's ``values``, concatenated in rank order, in every process."""
+    if not is_distributed():
+        return values
+    lists: list[Any] = [None] * world_size()
+    dist.all_gather_object(lists, values)
+    return [value for part in lists for value in part]
+
+
+@contextmanager
+def staged_output(folder: Path) -> Iterator[Path]:
+    """A hidden folder inside ``folder`` that every process writes into; when the block ends
+    without error the main process moves its files into ``folder``: a failed run leaves nothing
+    half-written. Call it in every process, as the block's end must wait for all of them."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        made = tempfile.mkdtemp(prefix=".partial-", dir=folder) if is_main() else None
+        staging = Path(broadcast(made))
+    except OSError as err:
+        raise InputError(
+            f"{folder}: cannot write there ({err.strerror}); choose another folder with -o"
+        ) from None
+    try:
+        yield staging
+        if is_main():
+            for path in sorted(staging.rglob("*")):
+                target = folder / path.relative_to(staging)
+                if path.is_dir():
+                    target.mkdir(exist_ok=True)
+                else:
+                    os.replace(path, target)
+    finally:
+        if is_main():
+            shutil.rmtree(staging, ignore_errors=True)

@@ -61,13 +61,23 @@ RULES: dict[str, Rule] = {
     "trainer.grad_clip": ("a number >= 0", lambda v: type(v) in (int, float) and v >= 0),
     "trainer.compile": BOOLEAN,
     "trainer.figure_period": integer(0),
+    "trainer.init_strict": BOOLEAN,
+    "trainer.freeze": (
+        "a list of parameter-name prefixes",
+        lambda v: isinstance(v, list) and all(map(TEXT[1], v)),
+    ),
+    "trainer.ema_decay": ("a number in [0, 1)", lambda v: type(v) in (int, float) and 0 <= v < 1),
 }
 LOADER_RULES: dict[str, Rule] = {  # data loader arguments, checked when the config sets them
     "batch_size": integer(1),
     "shuffle": BOOLEAN,
     "validation_split": (
-        "a fraction in [0, 1) like 0.1 or a sample count >= 0",
-        lambda v: (type(v) is float and 0 <= v < 1) or (type(v) is int and v >= 0),
+        "a fraction in [0, 1) like 0.1, a sample count >= 0 or a fold [i, K] (0 <= i < K, K >= 2)",
+        lambda v: (
+            (type(v) is float and 0 <= v < 1)
+            or (type(v) is int and v >= 0)
+            or (type(v) is list and list(map(type, v)) == [int, int] and 0 <= v[0] < v[1] >= 2)
+        ),
     ),
     "num_workers": integer(0),
     "pin_memory": BOOLEAN,
@@ -92,6 +102,29 @@ LOADER_RULES: dict[str, Rule] = {  # data loader arguments, checked when the con
         "a list of {type, args}: torchvision.transforms.v2 classes",
         lambda v: isinstance(v, list),
     ),
+}
+TUNE_RULES: dict[str, Rule] = {  # the tune section, read by tune.py, checked when present
+    "tune.metric": optional(
+        ("'min METRIC' or 'max METRIC'", lambda v: v != "off" and MONITOR[1](v))
+    ),
+    "tune.n_trials": integer(1),
+    "tune.sampler": one_of("tpe", "random"),
+    "tune.pruner": one_of("median", "hyperband", "none"),
+    "tune.storage": optional(TEXT),
+    "tune.params": ("an object of KEY.PATH: distribution", lambda v: type(v) is dict),
+}
+NUMBER: Rule = ("a number", lambda v: type(v) in (int, float))
+INTEGER: Rule = ("an integer", lambda v: type(v) is int)
+CHOICES: Rule = (
+    "a non-empty list of numbers, strings, booleans or null",
+    lambda v: (
+        type(v) is list and v != [] and {type(c) for c in v} <= {bool, int, float, str, type(None)}
+    ),
+)
+DISTRIBUTIONS: dict[str, dict[str, Rule]] = {  # the keys of each type of tune.params value
+    "float": {"low": NUMBER, "high": NUMBER, "log": BOOLEAN},
+    "int": {"low": INTEGER, "high": INTEGER, "log": BOOLEAN},
+    "categorical": {"choices": CHOICES},
 }
 SECTION: Rule = (
     "an object with type and args",
@@ -130,10 +163,43 @@ def validate(
         check(step, SECTION, f"data_loader.args.augment[{i}]")
         transform = lookup(v2, step["type"], f"data_loader.args.augment[{i}].type")
         check_arguments(transform, 0, step["args"], f"data_loader.args.augment[{i}].args")
+    if "tune" in config:
+        for path, rule in TUNE_RULES.items():
+            check(get(config, path), rule, path)
+        for key, distribution in config["tune"]["params"].items():
+            check_distribution(distribution, f"tune.params.{key}")
     if config["lr_scheduler"] is not None:
-        check(
-            get(config, "lr_scheduler.interval"), one_of("step", "epoch"), "lr_scheduler.interval"
+        interval = get(config, "lr_scheduler.interval")
+        check(interval, one_of("step", "epoch"), "lr_scheduler.interval")
+        check(get(config, "lr_scheduler.warmup_steps"), integer(0), "lr_scheduler.warmup_steps")
+        plateau = config["lr_scheduler"]["type"] == "ReduceLROnPlateau"
+        if plateau and (config["trainer"]["monitor"] == "off" or interval != "epoch"):
+            raise InputError(
+                "lr_scheduler: ReduceLROnPlateau is stepped with the monitored value after each "
+                "validation; set trainer.monitor (not off) and lr_scheduler.interval=epoch"
+            )
+
+
+def check_distribution(distribution: Any, key_path: str) -> None:
+    """A ``{"type": "float", "low": 1e-4, "high": 0.1, "log": true}`` search range (``log``
+    optional), an ``int`` one alike, or ``{"type": "categorical", "choices": [...]}``."""
+    check(
+        distribution, ("an object with a type", lambda v: type(v) is dict and "type" in v), key_path
+    )
+    check(distribution["type"], one_of(*DISTRIBUTIONS), f"{key_path}.type")
+    rules = DISTRIBUTIONS[distribution["type"]]
+    for key in distribution.keys() - {"type"} - rules.keys():
+        raise InputError(
+            f"{key_path}.{key}: unknown; a {distribution['type']} range has {', '.join(rules)}"
         )
+    for key, rule in rules.items():
+        if key != "log" or key in distribution:
+            check(get(distribution, key), rule, f"{key_path}.{key}")
+    low, high = distribution.get("low"), distribution.get("high")
+    if "low" in rules and low > high:
+        raise InputError(f"{key_path}: low {low} is above high {high}")
+    if distribution.get("log") and low <= 0:
+        raise InputError(f"{key_path}: a log range needs low > 0, got {low}")
 
 
 def get(config: dict[str, Any], path: str) -> Any:

@@ -9,7 +9,7 @@ from tests.conftest import epoch_results, log_dir
 from tests.test_training import train_in_process
 from utils.util import InputError
 
-STEP_LR = {"type": "StepLR", "interval": "epoch", "args": {"step_size": 1}}
+STEP_LR = {"type": "StepLR", "interval": "epoch", "warmup_steps": 0, "args": {"step_size": 1}}
 
 
 def default_store(config: dict) -> MlflowClient:

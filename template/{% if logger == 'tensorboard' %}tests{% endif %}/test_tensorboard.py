@@ -8,7 +8,7 @@ from tests.conftest import epoch_results, log_dir
 from tests.test_imports import import_everything
 from tests.test_training import train_in_process
 
-STEP_LR = {"type": "StepLR", "interval": "epoch", "args": {"step_size": 1}}
+STEP_LR = {"type": "StepLR", "interval": "epoch", "warmup_steps": 0, "args": {"step_size": 1}}
 
 
 def test_scalars_images_and_histograms_in_one_folder_across_a_resume(base_config: dict):

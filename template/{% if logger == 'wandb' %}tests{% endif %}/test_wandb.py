@@ -16,7 +16,7 @@ from tests.conftest import epoch_results, log_dir
 from tests.test_training import train_in_process
 from utils.util import InputError
 
-STEP_LR = {"type": "StepLR", "interval": "epoch", "args": {"step_size": 1}}
+STEP_LR = {"type": "StepLR", "interval": "epoch", "warmup_steps": 0, "args": {"step_size": 1}}
 BLOCK = 32768  # .wandb files are a LevelDB-style log: 32 KiB blocks of checksummed chunks
 FULL, FIRST, MIDDLE, LAST = 1, 2, 3, 4
 
