@@ -13,6 +13,7 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from base import BaseDataLoader
+from base.base_data_loader import seeded
 from data_loader.images import eval_transform, read_image
 from utils.util import InputError
 
@@ -49,8 +50,9 @@ class FolderDataset(Dataset):
         self.resize, self.cached = eval_transform(args).transforms[0], None
         self.augment = augmentation(args["augment"]) if training else None
         kept, images, labels, bad = [], [], [], []
-        workers = args["num_workers"]
-        for batch in DataLoader(range(len(files)), 64, num_workers=workers, collate_fn=self.check):
+        # its own generator: checking the files draws nothing from the seeded global one
+        scan = dict(num_workers=args["num_workers"], collate_fn=self.check, generator=seeded(0))
+        for batch in DataLoader(range(len(files)), 64, **scan):
             kept += batch[0]
             unreadable = [message for message in batch[3] if ": not a readable image" in message]
             if len(unreadable) < len(batch[3]):  # another error (e.g. a mask): always an error
