@@ -8,9 +8,12 @@
   resolves offline and leaves this environment as it was; ``PIP_NO_INDEX=1`` (nothing is
   downloaded) and ``PIP_NO_BUILD_ISOLATION=0`` (the build backend, setuptools, is the installed
   one instead of a fresh download) are set in its environment. The command line is unchanged.
-- ``python train.py ...``: ``TRAIN_OVERRIDES`` are appended (real MNIST from ``MNIST_DATA``, one
-  short epoch).
-- ``python test.py ...``: ``data_loader.args.data_dir=MNIST_DATA`` is appended.
+- ``python -m data_loader mnist DIR``: ``--mnist MNIST_DATA`` is appended (the real MNIST files
+  instead of a download); the commands after it keep the documented ``data_dir``.
+- ``python train.py ...``: ``TRAIN_OVERRIDES`` are appended (real MNIST from ``MNIST_DATA``, unless
+  an example folder was written, and one short epoch).
+- ``python test.py ...``: ``data_loader.args.data_dir=MNIST_DATA`` is appended, with the same
+  exception.
 - ``RUN_ID`` in an argument: the run folder that train.py made.
 - ``pytest``: ``tests/test_config.py`` is appended (tests/test_generated_project.py runs the whole
   project suite, through the same ``pytest`` command of the project's CI workflow).
@@ -30,11 +33,8 @@ from pathlib import Path
 from tests.conftest import MNIST_DATA, REPO
 
 TRAIN_LEN_EPOCH = 20  # batches: enough to get far above chance, quick on a CPU
-TRAIN_OVERRIDES = [
-    f"data_loader.args.data_dir={MNIST_DATA}",
-    "trainer.epochs=1",
-    f"trainer.len_epoch={TRAIN_LEN_EPOCH}",
-]
+DATA_OVERRIDE = f"data_loader.args.data_dir={MNIST_DATA}"
+TRAIN_OVERRIDES = ["trainer.epochs=1", f"trainer.len_epoch={TRAIN_LEN_EPOCH}"]
 PROJECT_TESTS = ["tests/test_config.py"]
 
 
@@ -69,6 +69,7 @@ class DocShell:
         self.cwd = cwd
         self.venv = venv
         self.history: list[Executed] = []
+        self.data_overrides = [DATA_OVERRIDE]  # emptied once an example image folder is written
         make_venv(self.venv)
         path = os.pathsep.join([str(self.venv / "bin"), str(Path(sys.executable).parent)])
         self.env = {
@@ -114,10 +115,13 @@ class DocShell:
             return [tool, *args]
         if tool == "pip":
             return argv
+        if tool == "python" and args[:3] == ["-m", "data_loader", "mnist"]:
+            self.data_overrides = []
+            return [*argv, "--mnist", str(MNIST_DATA)]
         if tool == "python" and args[:1] == ["train.py"]:
-            return [*argv, *TRAIN_OVERRIDES]
+            return [*argv, *self.data_overrides, *TRAIN_OVERRIDES]
         if tool == "python" and args[:1] == ["test.py"]:
-            return [*argv, f"data_loader.args.data_dir={MNIST_DATA}"]
+            return [*argv, *self.data_overrides]
         if tool == "pytest":
             return [*argv, *PROJECT_TESTS]
         raise AssertionError(f"no mapping for the documented command {shlex.join(argv)}")

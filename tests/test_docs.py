@@ -579,11 +579,13 @@ def test_logger_table_lists_every_logger():
 
 
 def assert_trained_and_tested(project: Path, config: dict[str, Any]) -> None:
-    """One run folder with a best model and finite test metrics; classification metrics far
-    above chance (0.1)."""
+    """One run folder with a best model, finite test metrics and the class names; classification
+    metrics far above chance (0.1)."""
     (run,) = (project / "saved" / "models" / config["name"]).glob("*")
     assert (run / "model_best.pth").is_file()
     metrics = json.loads((run / "test_metrics.json").read_text())
+    names = metrics.pop("class_names")  # what the figures' and per-class numbers' labels are
+    assert names and all(isinstance(name, str) for name in names), names
     assert set(metrics) == {"loss", *config["metrics"]}
     assert all(math.isfinite(value) for value in metrics.values()), metrics
     scores = set(config["metrics"]) & set(METRICS["classification"])
