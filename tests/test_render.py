@@ -55,6 +55,7 @@ DEFAULT_FILES = {
     "utils/distributed.py",
     "utils/metric_tracker.py",
     "utils/validation.py",
+    "utils/config.schema.json",
     "utils/util.py",
     "tests/__init__.py",
     "tests/test_bad_input.py",

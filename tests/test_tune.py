@@ -221,7 +221,7 @@ def test_bad_input_is_one_error_line_and_writes_nothing(sweep, project, small_mn
         "log range from 0": (
             fresh,
             [searching("optimizer.args.lr", low=0, high=0.1, log=True)],
-            "tune.params.optimizer.args.lr: a log range needs low > 0, got 0",
+            "tune.params.optimizer.args.lr.low: must be > 0 in a log range, got 0",
         ),
         "metric never logged": (
             fresh,

@@ -168,7 +168,7 @@ CASES = {  # case: parts of the one-line message
     "negative epochs": ["trainer.epochs: must be an integer >= 1, got -1"],
     "no gradient accumulation steps": ["trainer.grad_accum_steps: must be an integer >= 1, got 0"],
     "unknown override key": ["unknown config key trainer.epoch; did you mean trainer.epochs?"],
-    "override of the wrong type": ["trainer.epochs: expected an integer like 1, got 'many'"],
+    "override of the wrong type": ["trainer.epochs: must be an integer >= 1, got 'many'"],
     "missing mnist file": [
         "train-images-idx3-ubyte.gz: file not found",
         "set data_loader.args.download=true",
@@ -192,7 +192,7 @@ CASES = {  # case: parts of the one-line message
     "freeze matches no parameter": ["trainer.freeze: 'backbone' matches no parameter of"],
     "ema_decay out of range": ["trainer.ema_decay: must be a number in [0, 1), got 1.0"],
     "negative warmup_steps": ["lr_scheduler.warmup_steps: must be an integer >= 0, got -1"],
-    "plateau without a monitor": ["lr_scheduler: ReduceLROnPlateau", "set trainer.monitor"],
+    "plateau without a monitor": ["trainer.monitor: must be 'min METRIC' or 'max METRIC' for Red"],
     "nan loss": ["in epoch 2", "lower the learning rate"],
 }
 if FOLDER:  # the MNIST files' cases: tests/test_folder.py has those of image folders
