@@ -102,13 +102,13 @@ class ConfigParser:
         only the main process writes, the others learn the folder from it."""
         if distributed.is_main():
             self.save_dir = self.resume.parent if self.resume else self.new_run_dir()
-        self.save_dir = Path(distributed.broadcast(str(self.save_dir)))
+        self.save_dir = Path(distributed.broadcast(str(self.save_dir)))  # the main process's
         self.log_dir = Path(self["trainer"]["save_dir"], "log", *self.save_dir.parts[-2:])
         if distributed.is_main():
             self.log_dir.mkdir(parents=True, exist_ok=True)
             write_json(self.config, self.save_dir / "config.json")
-            verbosity = self["trainer"]["verbosity"]  # 0: WARNING, 1: INFO, 2: DEBUG
-            setup_logging(self.log_dir, level=logging.WARNING - 10 * verbosity)
+            # trainer.verbosity 0: WARNING, 1: INFO, 2: DEBUG
+            setup_logging(self.log_dir, level=logging.WARNING - 10 * self["trainer"]["verbosity"])
 
     def new_run_dir(self) -> Path:
         """``SAVE_DIR/models/NAME/MMDD_HHMMSS``, plus a suffix if a run of that second took it."""
@@ -123,7 +123,7 @@ class ConfigParser:
 def cli_parser(description: str, checkpoint_required: bool = False) -> argparse.ArgumentParser:
     """The options every script shares: -c, -r, -d, --debug and ``KEY.PATH=VALUE`` overrides."""
     parser = argparse.ArgumentParser(description=description)
-    parser.add_argument("-c", "--config", help="config file (default: config.json, or -r's)")
+    parser.add_argument("-c", "--config", help="config file (default: -r's, else config.json)")
     parser.add_argument("-r", "--resume", required=checkpoint_required, help="checkpoint/run dir")
     parser.add_argument("-d", "--device", help="indices of GPUs to use, e.g. 2,3")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")

@@ -91,7 +91,11 @@ def test_init_obj_builds_with_config_args_and_kwargs_win():
         ("metrics", "accuracy", "metrics: must be a list of metric names, got 'accuracy'"),
         ("trainer.freeze", ["ok", ""], "trainer.freeze[1]: must be a non-empty string, got ''"),
         ("data_loader.args.mean", [0.1, 0.2], "mean: must be a list of one value per channel"),
-        ("data_loader.args.validation_split", [2, 2], "a fold [i, K] needs i < K, got [2, 2]"),
+        (
+            "data_loader.args.validation_split",
+            [2, 2],
+            "validation_split: needs i < K in [i, K], got [2, 2]",
+        ),
         ("metrics", ["MulticlassAccuracy"], "metrics[0]: unknown 'MulticlassAccuracy'"),
     ],
 )

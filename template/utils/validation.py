@@ -8,24 +8,21 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import jsonschema
+from jsonschema import Draft4Validator, Draft202012Validator, ValidationError, validators
+from jsonschema.exceptions import best_match
 from torchvision.transforms import v2
 
 from utils.util import InputError
 
 # Draft 4's "integer" is an int: later drafts also accept 2.0, which range() refuses
-Validator = jsonschema.validators.extend(
-    jsonschema.Draft202012Validator, type_checker=jsonschema.Draft4Validator.TYPE_CHECKER
-)
+Validator = validators.extend(Draft202012Validator, type_checker=Draft4Validator.TYPE_CHECKER)
 
 
-def validate(
-    config: dict[str, Any], sections: dict[str, tuple[ModuleType, int]], metrics: ModuleType
-) -> None:
+def validate(config: dict[str, Any], sections: dict[str, tuple], metrics: ModuleType) -> None:
     """Check every value the code reads; ``sections`` name where each ``type`` is looked up and
     how many positional arguments the code passes before the config's ``args``."""
     schema = json.loads((Path(__file__).parent / "config.schema.json").read_text())
-    error = jsonschema.exceptions.best_match(Validator(schema).iter_errors(config))
+    error = best_match(Validator(schema).iter_errors(config))
     if error is not None:
         raise InputError(explain(error))
     for i, name in enumerate(config["metrics"]):
@@ -40,17 +37,14 @@ def validate(
             check_arguments(factory, n_positional, section["args"], f"{path}.args")
     split = loader.get("validation_split")
     if isinstance(split, list) and split[0] >= split[1]:
-        raise InputError(
-            f"data_loader.args.validation_split: a fold [i, K] needs i < K, got {split}"
-        )
+        raise InputError(f"data_loader.args.validation_split: needs i < K in [i, K], got {split}")
     for key, bounds in config.get("tune", {}).get("params", {}).items():
-        if bounds["type"] != "categorical" and bounds["low"] > bounds["high"]:
-            raise InputError(
-                f"tune.params.{key}: low {bounds['low']} is above high {bounds['high']}"
-            )
+        low, high = bounds.get("low"), bounds.get("high")
+        if low is not None and low > high:
+            raise InputError(f"tune.params.{key}: low {low} is above high {high}")
 
 
-def explain(error: jsonschema.ValidationError) -> str:
+def explain(error: ValidationError) -> str:
     """``KEY.PATH: must be <the schema's description>, got <value>``, or which key is missing."""
     parts = list(error.absolute_path)
     if error.validator == "required":
