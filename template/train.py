@@ -43,7 +43,7 @@ def main(config: ConfigParser) -> None:
 
 def train(config: ConfigParser, device: torch.device, on_epoch: Callable | None = None) -> None:
     """Train as the config says; ``on_epoch(results)`` sees every epoch, True stops after it."""
-    profiling = config.cli_args.profile
+    profiling = config.cli_args.profile and not config.cli_args.fast_dev_run
     if profiling:  # a short run: 5 optimizer steps, the last 3 recorded
         config["trainer"].update(epochs=1, len_epoch=5 * config["trainer"]["grad_accum_steps"])
     trainer = build_trainer(config, device)
