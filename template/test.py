@@ -1,8 +1,5 @@
-"""Evaluate a checkpoint on the test split: ``python test.py -r CHECKPOINT [KEY.PATH=VALUE ...]``.
-
-Prints the loss and metrics and writes them to ``test_metrics.json`` beside the checkpoint, with
-the task's figures (model/figures.py) as PNG files.
-"""
+"""Evaluate a checkpoint on the test split: ``python test.py -r CHECKPOINT [KEY.PATH=VALUE ...]``;
+writes ``test_metrics.json`` and the task's figures (model/figures.py) beside the checkpoint."""
 
 import logging
 from itertools import islice
@@ -52,9 +49,8 @@ def evaluate_checkpoint(
 
 def cli(argv: list[str] | None = None) -> None:
     """The command line: ``argv`` defaults to ``sys.argv[1:]``."""
-    run_cli(
-        cli_parser("Evaluate a checkpoint on the test split.", checkpoint_required=True), main, argv
-    )
+    parser = cli_parser("Evaluate a checkpoint on the test split.", checkpoint_required=True)
+    run_cli(parser, main, argv)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import argparse
 import functools
 import inspect
 import logging
+import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,7 +17,6 @@ from logger import ExperimentWriter, setup_logging
 from model.figures import Figures
 from parse_config import ConfigParser, cli_parser, run_cli
 from trainer import Trainer
-from trainer.trainer import steps_per_epoch
 from utils import distributed
 from utils.checkpoint import load_weights, read_weights
 from utils.util import InputError, seed_everything
@@ -25,13 +25,6 @@ from utils.util import InputError, seed_everything
 FLAGS = {
     "optimizer.args.lr": ("--lr", "--learning_rate"),
     "data_loader.args.batch_size": ("--bs", "--batch_size"),
-}
-CONTROLS = {  # debug runs and fine-tuning (docs/controls.md)
-    "--fast-dev-run": dict(action="store_true", help="every stage on 2 batches, nothing kept"),
-    "--overfit-batches": dict(type=int, metavar="N", help="train and validate on N fixed batches"),
-    "--profile": dict(action="store_true", help="5 steps under torch.profiler: trace, top 15"),
-    "--detect-anomaly": dict(action="store_true", help="a NaN in backward names its operation"),
-    "--init-from": dict(metavar="CHECKPOINT", help="weights of a checkpoint or .safetensors file"),
 }
 
 
@@ -48,13 +41,9 @@ def main(config: ConfigParser) -> None:
         (fast_dev_run if args.fast_dev_run else train)(config, device)
 
 
-def train(
-    config: ConfigParser,
-    device: torch.device,
-    on_epoch: Callable[[dict[str, float]], bool] | None = None,
-) -> None:
+def train(config: ConfigParser, device: torch.device, on_epoch: Callable | None = None) -> None:
     """Train as the config says; ``on_epoch(results)`` sees every epoch, True stops after it."""
-    profiling = config.cli_args.profile
+    profiling = config.cli_args.profile and not config.cli_args.fast_dev_run
     if profiling:  # a short run: 5 optimizer steps, the last 3 recorded
         config["trainer"].update(epochs=1, len_epoch=5 * config["trainer"]["grad_accum_steps"])
     trainer = build_trainer(config, device)
@@ -63,18 +52,15 @@ def train(
         trainer.resume(config.resume)
     if not profiling:
         return trainer.train()
-
-    def export(profile: torch.profiler.profile) -> None:
-        path = config.log_dir / f"profile-rank{distributed.rank()}.pt.trace.json"
-        profile.export_chrome_trace(str(path))
-        costliest = f"self_{'device' if device.type == 'cuda' else 'cpu'}_time_total"
-        table = profile.key_averages().table(sort_by=costliest, row_limit=15)
-        logging.getLogger("profile").info(f"{table}\nTrace (open it in Perfetto): {path}")
-
     schedule = torch.profiler.schedule(wait=1, warmup=1, active=3, repeat=1)
-    with torch.profiler.profile(schedule=schedule, on_trace_ready=export) as profile:
+    with torch.profiler.profile(schedule=schedule) as profile:
         trainer.optimizer.register_step_post_hook(lambda *_: profile.step())
         trainer.train()
+    path = config.log_dir / f"profile-rank{distributed.rank()}.pt.trace.json"
+    profile.export_chrome_trace(str(path))
+    costliest = f"self_{'device' if device.type == 'cuda' else 'cpu'}_time_total"
+    table = profile.key_averages().table(sort_by=costliest, row_limit=15)
+    logging.getLogger("profile").info(f"{table}\nTrace (open it in Perfetto): {path}")
 
 
 def fast_dev_run(config: ConfigParser, device: torch.device) -> None:
@@ -90,13 +76,8 @@ def fast_dev_run(config: ConfigParser, device: torch.device) -> None:
         config.resume = None  # a new run, even with -r (whose config it keeps)
         folder = distributed.broadcast(own)  # the main process's, under DDP
         config["trainer"].update(save_dir=folder, epochs=2, len_epoch=2, save_period=1)
-        for epoch in (1, 2):  # epoch 2: epoch 1's checkpoint reloaded in a new trainer, resumed
-            trainer = build_trainer(config, device)
-            trainer.valid_data_loader = list(islice(trainer.valid_data_loader or [], 2)) or None
-            trainer.create_writer, trainer.epochs = lambda config: ExperimentWriter(), epoch
-            if config.resume is not None:
-                trainer.resume(config.resume)
-            trainer.train()
+        for epoch in (1, 2):  # a new trainer each; epoch 2 resumes epoch 1's checkpoint
+            train(config, device, on_epoch=lambda log: True)  # stops after one epoch
             config.resume = config.save_dir / f"checkpoint-epoch{epoch}.pth"
             resumed = "reloaded it in a new trainer, resumed, " if epoch == 2 else ""
             lap(f"epoch {epoch}: {resumed}trained 2 batches, validated 2, saved a checkpoint")
@@ -109,21 +90,19 @@ def fast_dev_run(config: ConfigParser, device: torch.device) -> None:
 
 def build_trainer(config: ConfigParser, device: torch.device) -> Trainer:
     """Everything the config names, with --init-from, trainer.freeze and --overfit-batches."""
-    args = config.cli_args
+    args, settings = config.cli_args, config["trainer"]
     if args.overfit_batches:
-        config["trainer"]["len_epoch"] = config["trainer"]["len_epoch"] or args.overfit_batches
+        settings["len_epoch"] = settings["len_epoch"] or args.overfit_batches
     seed_everything(config["seed"])
     data_loader = config.init_obj("data_loader")
     model = config.init_obj("arch")
     if args.init_from:
-        weights = read_weights(args.init_from)
-        load_weights(model, weights, args.init_from, strict=config["trainer"]["init_strict"])
-    freeze(model, config["trainer"]["freeze"])
+        load_weights(model, read_weights(args.init_from), args.init_from, settings["init_strict"])
+    freeze(model, settings["freeze"])
     model.to(device)
     logging.getLogger("train").info(model)
     optimizer = config.init_obj("optimizer", [p for p in model.parameters() if p.requires_grad])
-    batches = config["trainer"]["len_epoch"] or len(data_loader)
-    steps = steps_per_epoch(batches, config["trainer"]["grad_accum_steps"])
+    steps = math.ceil((settings["len_epoch"] or len(data_loader)) / settings["grad_accum_steps"])
     trainer = Trainer(
         model,
         config.init_ftn("loss"),
@@ -138,20 +117,24 @@ def build_trainer(config: ConfigParser, device: torch.device) -> Trainer:
     if args.overfit_batches:  # the same fixed batches, for training and validation
         trainer.valid_data_loader = list(islice(data_loader, args.overfit_batches))
         trainer.data_loader = cycle(trainer.valid_data_loader)
+    if args.fast_dev_run:  # 2 validation batches, no logger run
+        trainer.valid_data_loader = list(islice(trainer.valid_data_loader or [], 2)) or None
+        trainer.create_writer = lambda config: ExperimentWriter()
     return trainer
 
 
 def freeze(model: nn.Module, prefixes: list[str]) -> None:
     """Keep the parameters whose names start with one of ``prefixes`` as they are."""
+    names = [name for name, _ in model.named_parameters()]
     for prefix in prefixes:
-        matched = [p for name, p in model.named_parameters() if name.startswith(prefix)]
-        if not matched:
-            names = sorted({name.split(".")[0] for name, _ in model.named_parameters()})
+        if not any(name.startswith(prefix) for name in names):
+            tops = ", ".join(sorted({name.split(".")[0] for name in names}))
             raise InputError(
                 f"trainer.freeze: {prefix!r} matches no parameter of {type(model).__name__}; "
-                f"its names start with {', '.join(names)}"
+                f"its names start with {tops}"
             )
-        for parameter in matched:
+    for name, parameter in model.named_parameters():
+        if name.startswith(tuple(prefixes)):
             parameter.requires_grad_(False)
     if prefixes:
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
@@ -163,13 +146,14 @@ def build_lr_scheduler(
 ) -> torch.optim.lr_scheduler.LRScheduler | None:
     """The configured scheduler, if any; one stepped per optimizer step that takes
     ``total_steps`` (OneCycleLR) gets the run's length."""
-    if config["lr_scheduler"] is None:
+    schedule = config["lr_scheduler"]
+    if schedule is None:
         return None
+    takes = inspect.signature(config.factory("lr_scheduler")).parameters
     length = {}
-    if config["lr_scheduler"]["interval"] == "step":
-        if "total_steps" in inspect.signature(config.factory("lr_scheduler")).parameters:
-            length["total_steps"] = config["trainer"]["epochs"] * steps_per_epoch
-    if config["lr_scheduler"]["type"] == "ReduceLROnPlateau":  # its mode follows the monitor
+    if schedule["interval"] == "step" and "total_steps" in takes:
+        length["total_steps"] = config["trainer"]["epochs"] * steps_per_epoch
+    if schedule["type"] == "ReduceLROnPlateau":  # its mode follows the monitor
         length["mode"] = config["trainer"]["monitor"].split()[0]
     return config.init_obj("lr_scheduler", optimizer, **length)
 
@@ -178,8 +162,12 @@ def parser() -> argparse.ArgumentParser:
     parser = cli_parser("Train a model from a JSON config.")
     for target, flags in FLAGS.items():
         parser.add_argument(*flags, dest=target, metavar="VALUE", help=f"sets {target}")
-    for flag, options in CONTROLS.items():
-        parser.add_argument(flag, **options)
+    # debug runs and fine-tuning (docs/controls.md)
+    parser.add_argument("--fast-dev-run", action="store_true", help="every stage on 2 batches")
+    parser.add_argument("--overfit-batches", type=int, metavar="N", help="train on N fixed batches")
+    parser.add_argument("--profile", action="store_true", help="5 steps under torch.profiler")
+    parser.add_argument("--detect-anomaly", action="store_true", help="a NaN names its operation")
+    parser.add_argument("--init-from", metavar="CHECKPOINT", help="start from its weights")
     return parser
 
 

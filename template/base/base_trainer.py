@@ -5,6 +5,7 @@ import math
 import signal
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -13,17 +14,17 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import ReduceLROnPlateau
 
 from logger import ExperimentWriter, create_writer
-from model.predictions import TASK
 from utils import distributed
-from utils.checkpoint import load_checkpoint, load_weights, save_checkpoint
+from utils.checkpoint import load_checkpoint, save_checkpoint
 from utils.util import InputError, TrainingInterrupted, result_lines
 
 
 class BaseTrainer(ABC):
     """Runs epochs, keeps the best model by ``trainer.monitor`` and saves checkpoints.
 
-    Subclasses implement ``_train_epoch(epoch)``, which returns the epoch's results: every key is
-    logged and can be monitored. Nothing is written to disk before ``train()``.
+    Subclasses implement ``_train_epoch(epoch)``, which returns the epoch's results (every key is
+    logged and can be monitored), and the checkpoint's ``state_dict(epoch, batch)`` and
+    ``load_state_dict(state, source)``. Nothing is written to disk before ``train()``.
     """
 
     def __init__(self, model: nn.Module, optimizer: Optimizer, lr_scheduler: Any, config: Any):
@@ -36,8 +37,7 @@ class BaseTrainer(ABC):
         self.epochs = self.settings["epochs"]
         self.monitor_mode, _, self.monitor_metric = self.settings["monitor"].partition(" ")
         self.monitor_best = math.inf if self.monitor_mode == "min" else -math.inf
-        self.not_improved, self.start_epoch = 0, 1
-        self.start_batch = 0  # > 0 when resuming inside an epoch
+        self.not_improved, self.start_epoch, self.start_batch = 0, 1, 0  # batch > 0: mid-epoch
         self.stop_signal: int | None = None
         # sees each epoch's results after its checkpoints; True stops training (tune.py prunes)
         self.on_epoch: Callable[[dict[str, float]], bool] | None = None
@@ -53,8 +53,8 @@ class BaseTrainer(ABC):
         if distributed.is_main():  # other DDP processes keep the base writer, which records nothing
             self.writer = self.create_writer(self.config)
         self.writer.log_config(self.config.config)
-        signals = (signal.SIGINT, signal.SIGTERM)
-        previous = {sig: signal.signal(sig, self._request_stop) for sig in signals}
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in stops}
         try:
             for epoch in range(self.start_epoch, self.epochs + 1):
                 if self._run_epoch(epoch):
@@ -69,7 +69,7 @@ class BaseTrainer(ABC):
         log = {"epoch": epoch, **self._train_epoch(epoch)}
         for line in result_lines(log):
             self.logger.info(line)
-        check_finite(log, epoch)
+        check_finite(log, f"in epoch {epoch}")
         improved = self._update_monitor(log)
         if self.lr_scheduler is not None and self.config["lr_scheduler"]["interval"] == "epoch":
             if isinstance(self.lr_scheduler, ReduceLROnPlateau):  # needs the monitored value
@@ -80,17 +80,13 @@ class BaseTrainer(ABC):
             self._save_checkpoint(f"checkpoint-epoch{epoch}.pth", epoch)
             self._remove_old_checkpoints()
         if improved:
-            self._save_checkpoint("model_best.pth", epoch)
-            self.writer.log_best_model(self.config.save_dir / "model_best.pth")
+            self.writer.log_best_model(self._save_checkpoint("model_best.pth", epoch))
         self._stop_if_requested(epoch)
-        if self.on_epoch is not None and self.on_epoch(log):
+        stop = self.on_epoch is not None and self.on_epoch(log)
+        if not stop and 0 < self.settings["early_stop"] <= self.not_improved:
+            self.logger.info(f"Early stop: didn't improve for {self.not_improved} epochs")
             return True
-        if 0 < self.settings["early_stop"] <= self.not_improved:
-            self.logger.info(
-                f"Validation performance didn't improve for {self.not_improved} epochs."
-            )
-            return True
-        return False
+        return stop
 
     def _update_monitor(self, log: dict[str, float]) -> bool:
         """Track the monitored value; True when this epoch is the best so far."""
@@ -125,10 +121,8 @@ class BaseTrainer(ABC):
             self.stop_signal = int(distributed.reduce(requested, "max")) or None
         if self.stop_signal is None:
             return
-        path = (
-            self.config.save_dir / f"checkpoint-epoch{epoch}{f'-batch{batch}' if batch else ''}.pth"
-        )
-        self._save_checkpoint(path.name, epoch, batch)
+        suffix = f"-batch{batch}" if batch else ""
+        path = self._save_checkpoint(f"checkpoint-epoch{epoch}{suffix}.pth", epoch, batch)
         where = f"in epoch {epoch} after batch {batch}" if batch else f"after epoch {epoch}"
         message = (
             f"{signal.Signals(self.stop_signal).name}: training stopped {where}; saved {path}; "
@@ -137,55 +131,21 @@ class BaseTrainer(ABC):
         self.logger.warning(message)
         raise TrainingInterrupted(message, self.stop_signal)
 
-    def state_dict(self, epoch: int, batch: int = 0) -> dict[str, Any]:
-        """Everything a checkpoint holds, as plain data; ``batch`` > 0 marks a partial epoch."""
-        return {
-            "arch": self.config["arch"]["type"],
-            "epoch": epoch,
-            "batch": batch,
-            "state_dict": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler else None,
-            "monitor_best": self.monitor_best,
-            "not_improved": self.not_improved,
-            "config": self.config.config,
-            "task": TASK,
-        }
-
-    def load_state_dict(self, state: dict[str, Any], source: str) -> None:
-        """Continue from a checkpoint's state; ``source`` names it in error messages."""
-        if state["arch"] != self.config["arch"]["type"]:
-            raise InputError(
-                f"{source}: the checkpoint holds a {state['arch']} but arch.type is "
-                f"{self.config['arch']['type']}; resume with the config it was trained with"
-            )
-        load_weights(self.model, state["state_dict"], source)
-        try:
-            self.optimizer.load_state_dict(state["optimizer"])
-            if self.lr_scheduler is not None and state["lr_scheduler"] is not None:
-                self.lr_scheduler.load_state_dict(state["lr_scheduler"])
-        except (ValueError, KeyError) as err:
-            raise InputError(
-                f"{source}: its optimizer or lr_scheduler state does not fit optimizer / "
-                f"lr_scheduler of the config ({err}); resume with the config it was trained with"
-            ) from None
-        self.start_batch = state["batch"]
-        self.start_epoch = state["epoch"] + (0 if self.start_batch else 1)
-        self.monitor_best, self.not_improved = state["monitor_best"], state["not_improved"]
-
     def resume(self, path: str) -> None:
-        """Load a checkpoint written by ``_save_checkpoint`` and continue where it stopped."""
+        """Continue where the checkpoint at ``path`` stopped."""
         self.load_state_dict(load_checkpoint(path), str(path))
         batch = f", batch {self.start_batch + 1}" if self.start_batch else ""
         self.logger.info(
             f"Checkpoint {path} loaded; training resumes at epoch {self.start_epoch}{batch}."
         )
 
-    def _save_checkpoint(self, filename: str, epoch: int, batch: int = 0) -> None:
+    def _save_checkpoint(self, filename: str, epoch: int, batch: int = 0) -> Path:
+        """Save (on the main process) and return the checkpoint's path."""
+        path = self.config.save_dir / filename
         if distributed.is_main():
-            path = self.config.save_dir / filename
             save_checkpoint(self.state_dict(epoch, batch), path)
             self.logger.info(f"Saved checkpoint: {path}")
+        return path
 
     def _remove_old_checkpoints(self) -> None:
         """Keep the ``trainer.keep_last`` newest periodic checkpoints (0 keeps all)."""
@@ -196,11 +156,11 @@ class BaseTrainer(ABC):
                 path.unlink()
 
 
-def check_finite(log: dict[str, float], epoch: int) -> None:
-    """Stop, before anything is saved, when an epoch's loss or metric is NaN or infinite."""
-    for key, value in log.items():
-        if isinstance(value, float) and not math.isfinite(value):
+def check_finite(values: dict[str, float], where: str) -> None:
+    """Stop, before anything is saved, when a loss or metric is NaN or infinite."""
+    for key, value in values.items():
+        if not math.isfinite(value):
             raise InputError(
-                f"{key} is {value} in epoch {epoch}: training stopped before saving it; "
+                f"{key} is {value} {where}: training stopped, checkpoints are left as they were; "
                 "lower the learning rate (optimizer.args.lr, lr_scheduler.args) or check the data"
             )

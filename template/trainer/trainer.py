@@ -17,21 +17,19 @@ from torchmetrics import Metric
 from tqdm import tqdm
 
 from base import BaseTrainer, EpochBatchSampler
+from base.base_trainer import check_finite
+from model.predictions import TASK
 from utils import distributed
+from utils.checkpoint import load_weights
 from utils.metric_tracker import MetricTracker
 from utils.util import InputError, inf_loop, rng_state, set_rng_state
 
 Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-AMP_DTYPES = {"off": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 
 class Trainer(BaseTrainer):
-    """Trains ``model`` on ``data_loader``, validating on ``valid_data_loader`` after each epoch.
-
-    An epoch is one pass over the data, or ``trainer.len_epoch`` batches of an endless loop over
-    it. ``figures`` makes the task's figure collector (model/figures.py), used every
-    ``trainer.figure_period`` epochs and after the last one.
-    """
+    """Trains on ``data_loader`` (an epoch: one pass, or ``trainer.len_epoch`` batches of an
+    endless loop), validates after each one; ``figures()`` makes a model/figures.py collector."""
 
     def __init__(
         self,
@@ -46,34 +44,33 @@ class Trainer(BaseTrainer):
         figures: Callable[[], Any] | None = None,
     ):
         super().__init__(model, optimizer, lr_scheduler, config)
-        if not isinstance(data_loader.batch_sampler, EpochBatchSampler):
-            raise TypeError(
-                "Trainer needs a data loader whose batch_sampler is an EpochBatchSampler (e.g. a "
-                "BaseDataLoader): checkpoints hold its position, so that resuming is exact"
-            )
+        if not isinstance(data_loader.batch_sampler, EpochBatchSampler):  # it holds the position
+            raise TypeError("needs a data loader whose batch_sampler is an EpochBatchSampler")
         self.criterion, self.figures, self.sampler = criterion, figures, data_loader.batch_sampler
         self.class_names = getattr(data_loader, "class_names", None)  # checkpoints keep them
         self.valid_data_loader = valid_data_loader
         self.len_epoch = self.settings["len_epoch"] or len(data_loader)
         self.data_loader = inf_loop(data_loader) if self.settings["len_epoch"] else data_loader
         self.accum_steps = self.settings["grad_accum_steps"]
-        self.scheduler_per_step = (config["lr_scheduler"] or {}).get("interval") == "step"
+        schedule = config["lr_scheduler"] if lr_scheduler else {"interval": None, "warmup_steps": 0}
+        self.scheduler_per_step = schedule["interval"] == "step"
+        self.warmup_steps = schedule["warmup_steps"]
         self.train_metrics = MetricTracker(metrics).to(self.device)
         self.valid_metrics = MetricTracker(metrics, prefix="val_").to(self.device)
-        self.batches_done = 0  # batches consumed by the whole run: the data position
-        self.steps_done = 0  # optimizer steps of the whole run, for the warm-up
-        self.warmup_steps = config["lr_scheduler"]["warmup_steps"] if lr_scheduler else 0
-        decay = self.settings["ema_decay"]  # the EMA validates, and is model_best.pth's score
-        ema = get_ema_multi_avg_fn(decay)
-        self.ema = AveragedModel(model, multi_avg_fn=ema, use_buffers=True) if decay else None
-        self.amp_dtype = AMP_DTYPES[self.settings["amp"]]
+        # batches and optimizer steps of the whole run: the data position, the warm-up
+        self.batches_done = self.steps_done = 0
+        self.ema = None  # the EMA validates, and is model_best.pth's score
+        if decay := self.settings["ema_decay"]:
+            average = get_ema_multi_avg_fn(decay)
+            self.ema = AveragedModel(model, multi_avg_fn=average, use_buffers=True)
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.settings["amp"])
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.settings["amp"] == "fp16")
-        self.ddp = None
+        self.network = model  # what the training step calls
         if distributed.is_distributed():
             device_ids = [self.device] if self.device.type == "cuda" else None
-            self.ddp = DistributedDataParallel(model, device_ids=device_ids)
-        network = model if self.ddp is None else self.ddp  # what the training step calls
-        self.network = torch.compile(network) if self.settings["compile"] else network
+            self.network = DistributedDataParallel(model, device_ids=device_ids)
+        if self.settings["compile"]:
+            self.network = torch.compile(self.network)
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.network.train()
@@ -81,20 +78,22 @@ class Trainer(BaseTrainer):
         if first_batch == 0:
             self.train_metrics.reset()
         progress = tqdm(
-            total=self.len_epoch,
-            initial=first_batch,
-            desc=f"epoch {epoch}",
+            range(first_batch, self.len_epoch),
+            f"epoch {epoch}",
+            self.len_epoch,
             leave=False,
+            initial=first_batch,
             disable=not (sys.stderr.isatty() and distributed.is_main()),
         )
-        for batch_idx, (data, target) in enumerate(self.data_loader, start=first_batch):
+        for batch_idx, (data, target) in zip(progress, self.data_loader, strict=False):
             data, target = data.to(self.device), target.to(self.device)
             # an optimizer step every accum_steps batches, and at the end of the epoch
             group_start = batch_idx - batch_idx % self.accum_steps
             group_size = min(self.accum_steps, self.len_epoch - group_start)
             ends_step = batch_idx + 1 == group_start + group_size
             # DDP averages gradients only on the last batch of an accumulated step
-            with nullcontext() if ends_step or self.ddp is None else self.ddp.no_sync():
+            syncs = ends_step or not distributed.is_distributed()
+            with nullcontext() if syncs else self.network.no_sync():
                 with torch.autocast(self.device.type, self.amp_dtype, enabled=bool(self.amp_dtype)):
                     output = self.network(data)
                     loss = self.criterion(output, target)
@@ -103,14 +102,10 @@ class Trainer(BaseTrainer):
                 self._optimizer_step()
             self.train_metrics.update(loss, output, target)
             self.batches_done += 1
-            progress.update()
             if batch_idx % max(1, self.len_epoch // 10) == 0:
                 self._log_progress(epoch, batch_idx, loss, progress)
-            if batch_idx + 1 == self.len_epoch:
-                break
-            if ends_step:
+            if ends_step and batch_idx + 1 < self.len_epoch:
                 self._stop_if_requested(epoch, batch_idx + 1)
-        progress.close()
 
         log = self.train_metrics.result()
         self.writer.log_scalars(log, epoch, "train")
@@ -123,12 +118,12 @@ class Trainer(BaseTrainer):
             self.scaler.unscale_(self.optimizer)
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.settings["grad_clip"])
         scheduled = [group["lr"] for group in self.optimizer.param_groups]
-        if self.steps_done < self.warmup_steps:  # linear warm-up: a share of the scheduled rate
-            for group in self.optimizer.param_groups:
-                group["lr"] *= (self.steps_done + 1) / (self.warmup_steps + 1)
+        warmup = min(1, (self.steps_done + 1) / (self.warmup_steps + 1))  # a share of the rate
+        for group in self.optimizer.param_groups:
+            group["lr"] *= warmup
         self.scaler.step(self.optimizer)
         for group, lr in zip(self.optimizer.param_groups, scheduled, strict=True):
-            group["lr"] = lr
+            group["lr"] = lr  # the schedule itself is untouched by the warm-up
         self.steps_done += 1
         self.scaler.update()
         self.optimizer.zero_grad(set_to_none=True)
@@ -141,13 +136,10 @@ class Trainer(BaseTrainer):
         period = self.settings["figure_period"]
         draws = period > 0 and (epoch % period == 0 or epoch == self.epochs)
         figures = self.figures() if draws and self.figures and distributed.is_main() else None
+        model = self.ema.module if self.ema else self.model
+        observe = figures.update if figures is not None else None
         log = evaluate(
-            self.ema.module if self.ema else self.model,
-            self.valid_data_loader,
-            self.criterion,
-            self.valid_metrics,
-            self.device,
-            observe=figures.update if figures is not None else None,
+            model, self.valid_data_loader, self.criterion, self.valid_metrics, self.device, observe
         )
         self.writer.log_scalars({k.removeprefix("val_"): v for k, v in log.items()}, epoch, "valid")
         images, _ = next(iter(self.valid_data_loader))
@@ -160,61 +152,76 @@ class Trainer(BaseTrainer):
     def _log_progress(self, epoch: int, batch_idx: int, loss: torch.Tensor, progress: tqdm) -> None:
         # the mean over processes: every process sees the same value and makes the same decision
         loss_value = distributed.reduce(loss, "mean").item()
-        if not math.isfinite(loss_value):
-            raise InputError(
-                f"loss is {loss_value} in epoch {epoch} at batch {batch_idx + 1}: training "
-                "stopped, checkpoints are left as they were; lower the learning rate "
-                "(optimizer.args.lr, lr_scheduler.args) or check the data"
-            )
+        check_finite({"loss": loss_value}, f"in epoch {epoch} at batch {batch_idx + 1}")
         step = (epoch - 1) * self.len_epoch + batch_idx
         self.writer.log_scalars({"loss": loss_value}, step, "train_step")
+        progress.set_postfix(loss=f"{loss_value:.4f}")
         if progress.disable:
             self.logger.debug(
                 f"Train epoch {epoch} [{batch_idx}/{self.len_epoch} "
                 f"{100.0 * batch_idx / self.len_epoch:3.0f}%] loss {loss_value:.6f}"
             )
-        else:
-            progress.set_postfix(loss=f"{loss_value:.4f}")
 
     def state_dict(self, epoch: int, batch: int = 0) -> dict[str, Any]:
-        """The base checkpoint plus what makes resuming exact: data position, random generators,
-        the AMP grad scaler and, inside an epoch, its running metric sums."""
+        """Everything a checkpoint holds, as plain data; ``batch`` > 0 marks a partial epoch. Data
+        position, random generators, grad scaler and running metric sums make resuming exact."""
         return {
-            **super().state_dict(epoch, batch),
+            "arch": self.config["arch"]["type"],
+            "epoch": epoch,
+            "batch": batch,
+            "state_dict": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "lr_scheduler": self.lr_scheduler.state_dict() if self.lr_scheduler else None,
+            "monitor_best": self.monitor_best,
+            "not_improved": self.not_improved,
+            "config": self.config.config,
+            "task": TASK,
             "data_position": {"seed": self.sampler.seed, "batches_done": self.batches_done},
             "steps_done": self.steps_done,
             "ema_state_dict": self.ema.state_dict() if self.ema else None,
             "rng": rng_state(),
-            "grad_scaler": self.scaler.state_dict() if self.scaler.is_enabled() else None,
+            "grad_scaler": self.scaler.state_dict(),  # empty when disabled
             "train_metrics": self.train_metrics.state_dict() if batch else None,
             "class_names": self.class_names,
         }
 
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:
-        super().load_state_dict(state, source)
+        """Continue from a checkpoint's state; ``source`` names it in error messages."""
+        if state["arch"] != self.config["arch"]["type"]:
+            raise InputError(
+                f"{source}: the checkpoint holds a {state['arch']} but arch.type is "
+                f"{self.config['arch']['type']}; resume with the config it was trained with"
+            )
+        load_weights(self.model, state["state_dict"], source)
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+            if self.lr_scheduler is not None and state["lr_scheduler"] is not None:
+                self.lr_scheduler.load_state_dict(state["lr_scheduler"])
+        except (ValueError, KeyError) as err:
+            raise InputError(
+                f"{source}: its optimizer or lr_scheduler state does not fit optimizer / "
+                f"lr_scheduler of the config ({err}); resume with the config it was trained with"
+            ) from None
+        self.start_batch, self.steps_done = state["batch"], state["steps_done"]
+        self.start_epoch = state["epoch"] + (0 if self.start_batch else 1)
+        self.monitor_best, self.not_improved = state["monitor_best"], state["not_improved"]
         self.batches_done = state["data_position"]["batches_done"]
-        self.steps_done = state.get("steps_done", 0)
-        if self.ema and state.get("ema_state_dict") is not None:
-            self.ema.load_state_dict(state["ema_state_dict"])
         self.sampler.set_position(state["data_position"]["seed"], self.batches_done)
         set_rng_state(state["rng"])
-        if state["grad_scaler"] is not None and self.scaler.is_enabled():
+        if self.ema and state["ema_state_dict"] is not None:
+            self.ema.load_state_dict(state["ema_state_dict"])
+        if state["grad_scaler"]:  # a disabled scaler ignores it
             self.scaler.load_state_dict(state["grad_scaler"])
         if state["train_metrics"] is not None:
             self.train_metrics.load_state_dict(state["train_metrics"])
         scheduled = getattr(self.lr_scheduler, "total_steps", None)
-        needed = self.epochs * steps_per_epoch(self.len_epoch, self.accum_steps)
+        needed = self.epochs * math.ceil(self.len_epoch / self.accum_steps)
         if self.scheduler_per_step and scheduled is not None and scheduled < needed:
             raise InputError(
                 f"{source}: its {type(self.lr_scheduler).__name__} schedule lasts {scheduled} "
                 f"steps but trainer.epochs={self.epochs} needs {needed}; resume with the "
                 "trainer.epochs the run started with, or start a new run"
             )
-
-
-def steps_per_epoch(batches: int, accum_steps: int) -> int:
-    """Optimizer steps in an epoch of ``batches`` batches."""
-    return math.ceil(batches / accum_steps)
 
 
 @torch.no_grad()
@@ -226,12 +233,8 @@ def evaluate(
     device: torch.device,
     observe: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None,
 ) -> dict[str, Any]:
-    """Loss and metrics of ``model`` over all of ``data_loader``, in eval mode.
-
-    Under DDP each process evaluates its own shard with the unwrapped model (no collectives per
-    batch) and the metric sums are added up across processes once, at the end.
-    ``observe(data, output, target)``, if given, sees every batch (e.g. to collect figures).
-    """
+    """Loss and metrics of ``model`` over ``data_loader``; ``observe(data, output, target)`` sees
+    each batch. Under DDP each process takes its shard; the sums are added up once, at the end."""
     model.eval()
     tracker.reset()
     for data, target in data_loader:
