@@ -25,8 +25,7 @@ import model.model as module_arch
 from logger import setup_logging
 from model.predictions import TASK
 from utils import distributed
-from utils.checkpoint import find_checkpoint
-from utils.exported import PROGRAMS, load_state
+from utils.checkpoint import PROGRAMS, find_checkpoint, load_state
 from utils.util import InputError, TrainingInterrupted, read_json, write_json
 from utils.validation import validate
 
