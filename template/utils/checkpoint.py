@@ -3,7 +3,6 @@
 import json
 import logging
 import re
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -114,9 +113,8 @@ def load_state(path: Path) -> dict[str, Any]:
     return load_program(path)[1] if path.suffix in PROGRAMS else load_checkpoint(path)
 
 
-def load_program(path: Path, device: Any = "cpu") -> tuple[Callable, dict[str, Any]]:
-    """A .pt2 or .onnx file of export.py, as a function of a batch on ``device``, and its metadata;
-    exported programs run without the project's model code."""
+def load_program(path: Path, device: Any = "cpu") -> tuple[Any, dict[str, Any]]:
+    """A .pt2 or .onnx file of export.py: a function of a batch on ``device``, and its metadata."""
     if not path.is_file():
         raise InputError(f"{path}: file not found; check the path")
     try:
@@ -129,9 +127,7 @@ def load_program(path: Path, device: Any = "cpu") -> tuple[Callable, dict[str, A
         session = onnxruntime.InferenceSession(str(path))
         meta = json.loads(session.get_modelmeta().custom_metadata_map[KEY])
     except ImportError:
-        raise InputError(
-            'ONNX export and inference need onnxruntime: pip install -e ".[export]"'
-        ) from None
+        raise InputError('ONNX inference needs onnxruntime: pip install -e ".[export]"') from None
     except Exception as err:  # damaged files make each reader fail its own way
         raise unreadable(path, err, "a model exported by export.py") from None
 
