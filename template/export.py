@@ -82,7 +82,7 @@ def serialize(model: nn.Module, example: torch.Tensor, fmt: str, meta: str) -> b
     for name in ("onnxscript", "onnx_ir"):  # their INFO lines on every pass would flood the log
         logging.getLogger(name).setLevel(logging.WARNING)
     program = torch.onnx.export(
-        model, (example,), dynamic_shapes=dynamic, input_names=["input"], verbose=False
+        model, (example,), dynamo=True, dynamic_shapes=dynamic, input_names=["input"], verbose=False
     )
     program.model.metadata_props[KEY] = meta
     return program.model_proto.SerializeToString()
