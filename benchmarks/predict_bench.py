@@ -40,14 +40,13 @@ import json, statistics, sys, time
 from pathlib import Path
 import torch
 from parse_config import ConfigParser
-from utils.checkpoint import load_checkpoint, load_model
-from utils.exported import load
+from utils.checkpoint import load_checkpoint, load_model, load_program
 checkpoint, repeats = Path(sys.argv[1]), int(sys.argv[2])
 cpu = torch.device("cpu")
 runtimes = {
     "eager": load_model(ConfigParser(load_checkpoint(checkpoint)["config"], checkpoint)),
-    "pt2": load(checkpoint.with_suffix(".pt2"), cpu)[0],
-    "onnxruntime": load(checkpoint.with_suffix(".onnx"), cpu)[0],
+    "pt2": load_program(checkpoint.with_suffix(".pt2"), cpu)[0],
+    "onnxruntime": load_program(checkpoint.with_suffix(".onnx"), cpu)[0],
 }
 results = {}
 with torch.inference_mode():

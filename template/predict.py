@@ -5,61 +5,136 @@ task (model/predictions.py); the preprocessing is test time's, from the checkpoi
 """
 
 import csv
+import glob
 import logging
+import os
+import shutil
 import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from data_loader.image_files import find_images, image_loader, output_names
+from data_loader.images import eval_transform, read_image
 from model.predictions import PredictionWriter
 from parse_config import ConfigParser, cli_parser, run_cli
 from utils import distributed
-from utils.checkpoint import load_model
-from utils.exported import PROGRAMS, load, load_state
+from utils.checkpoint import PROGRAMS, load_checkpoint, load_model, load_program
 from utils.util import InputError
+
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 def main(config: ConfigParser) -> None:
-    with distributed.session(config["n_gpu"]) as device:
-        predict(config, device)
-
-
-def predict(config: ConfigParser, device: torch.device) -> None:
     """Under torchrun each process takes every world_size-th file; the main one writes the CSV."""
     args, loader_args = config.cli_args, config["data_loader"]["args"]
     files = find_images(args.inputs)
     names = output_names(files)
-    if config.resume.suffix in PROGRAMS:
-        model, state = load(config.resume, device)
-    else:
-        model, state = load_model(config).to(device), load_state(config.resume)
-    mine = list(range(distributed.rank(), len(files), distributed.world_size()))
-    loader = image_loader([files[i] for i in mine], loader_args, args.workers)
-    shown = distributed.is_main() and sys.stderr.isatty()
-    rows, skipped, folder = [], [], Path(args.output or config.resume.parent / "predictions")
-    with distributed.staged_output(folder) as staging:
-        writer = PredictionWriter(staging, state.get("class_names"), loader_args)
-        with torch.inference_mode():
+    folder = Path(args.output or config.resume.parent / "predictions")
+    with distributed.session(config["n_gpu"]) as device:
+        if config.resume.suffix in PROGRAMS:
+            model, state = load_program(config.resume, device)
+        else:
+            model, state = load_model(config).to(device), load_checkpoint(config.resume)
+        mine = list(enumerate(files))[distributed.rank() :: distributed.world_size()]
+        read = partial(read_images, eval_transform(loader_args), loader_args["channels"])
+        loader = DataLoader(
+            mine, loader_args["batch_size"], num_workers=args.workers, collate_fn=read
+        )
+        shown = distributed.is_main() and sys.stderr.isatty()
+        rows, skipped = [], []
+        with staged_output(folder) as staging, torch.inference_mode():
+            writer = PredictionWriter(staging, state.get("class_names"), loader_args)
             for indices, images, errors in tqdm(loader, "predict", disable=not shown):
                 if errors and not args.skip_bad_files:
                     raise InputError(f"{errors[0]}; pass --skip-bad-files to skip such files")
                 skipped += errors
                 if images is not None:
                     outputs = model(images.to(device))
-                    rows += writer.rows([names[mine[i]] for i in indices], images, outputs)
-        rows, skipped = distributed.gather(rows), distributed.gather(skipped)
-        if writer.header is not None and distributed.is_main():
-            order = {name: i for i, name in enumerate(names)}
-            with open(staging / "predictions.csv", "w", newline="", encoding="utf-8") as handle:
-                csv.writer(handle).writerows(
-                    [writer.header, *sorted(rows, key=lambda r: order[r[0]])]
-                )
+                    rows += writer.rows([names[i] for i in indices], images, outputs)
+            parts = [(rows, skipped)] * distributed.world_size()
+            if distributed.is_distributed():
+                dist.all_gather_object(parts, (rows, skipped))
+            rows = [row for part, _ in parts for row in part]
+            skipped = [error for _, part in parts for error in part]
+            if writer.header is not None and distributed.is_main():
+                order = {name: i for i, name in enumerate(names)}
+                rows.sort(key=lambda row: order[row[0]])
+                with open(staging / "predictions.csv", "w", newline="", encoding="utf-8") as handle:
+                    csv.writer(handle).writerows([writer.header, *rows])
     logger = logging.getLogger("predict")
     for error in skipped:
         logger.warning(f"skipped {error}")
     logger.info(f"Predicted {len(files) - len(skipped)} of {len(files)} files: {folder}")
+
+
+def find_images(inputs: list[str]) -> list[Path]:
+    """Files, image files in folders (recursively) and glob matches, once each, in order."""
+    found: list[Path] = []
+    for item in inputs:
+        paths = sorted(glob.glob(item, recursive=True)) if glob.has_magic(item) else [item]
+        for path in map(Path, paths):
+            if path.is_dir():
+                found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            elif path.exists() or glob.has_magic(item):
+                found.append(path)
+            else:
+                raise InputError(f"{item}: no such file or folder")
+    if not found:
+        raise InputError(
+            f"no image matched {' '.join(inputs)}; give image files, folders or glob patterns"
+        )
+    return list(dict.fromkeys(found))
+
+
+def output_names(files: list[Path]) -> list[str]:
+    """Each file's path below the folder that holds all of them: its name in the outputs."""
+    root = Path(os.path.commonpath([path.resolve().parent for path in files]))
+    return [str(path.resolve().relative_to(root)) for path in files]
+
+
+def read_images(transform: Callable, channels: int, batch: list[tuple[int, Path]]) -> tuple:
+    """In a DataLoader worker: the indices and images of the readable files, others' errors."""
+    indices, images, errors = [], [], []
+    for index, path in batch:
+        try:
+            images.append(transform(read_image(path, channels)))
+            indices.append(index)
+        except InputError as err:  # without its last clause, the fix for training data
+            errors.append(str(err).rsplit("; ", 1)[0])
+    return indices, torch.stack(images) if images else None, errors
+
+
+@contextmanager
+def staged_output(folder: Path) -> Iterator[Path]:
+    """A hidden folder in ``folder`` for every process; its files move into ``folder`` when the
+    block ends without error, so a failed run leaves nothing half-written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        made = tempfile.mkdtemp(prefix=".partial-", dir=folder) if distributed.is_main() else None
+        staging = Path(distributed.broadcast(made))
+    except OSError as err:
+        raise InputError(
+            f"{folder}: cannot write there ({err.strerror}); choose another folder with -o"
+        ) from None
+    try:
+        yield staging
+        if distributed.is_main():
+            for path in sorted(staging.rglob("*")):
+                target = folder / path.relative_to(staging)
+                if path.is_dir():
+                    target.mkdir(exist_ok=True)
+                else:
+                    os.replace(path, target)
+    finally:
+        if distributed.is_main():
+            shutil.rmtree(staging, ignore_errors=True)
 
 
 def cli(argv: list[str] | None = None) -> None:

@@ -1,7 +1,7 @@
-"""Checkpoint files: plain data written atomically, read back with weights_only=True."""
+"""Checkpoints: plain data written atomically, read back with weights_only=True; and programs."""
 
+import json
 import logging
-import pickle
 import re
 from pathlib import Path
 from typing import Any
@@ -13,6 +13,8 @@ from torch import nn
 from utils.util import InputError, atomic_open
 
 CHECKPOINT_KEYS = ("arch", "epoch", "state_dict", "optimizer", "config")
+PROGRAMS = (".pt2", ".onnx")  # exported models: predict.py runs them without the model code
+KEY = "pytorch_template"  # the name of the metadata in exported files
 
 
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
@@ -28,7 +30,7 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise InputError(f"{path}: checkpoint not found; pass a .pth file or a run folder")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as err:
+    except Exception as err:  # arbitrary bytes make torch.load fail in many ways
         refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
         if refused is None:
             raise unreadable(path, err) from None
@@ -36,8 +38,6 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path}: refused, loading it would run code stored in the file (it holds a "
             f"{refused.group(1)}); only load checkpoints written by train.py"
         ) from None
-    except Exception as err:  # arbitrary bytes make torch.load fail in many ways
-        raise unreadable(path, err) from None
     missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
     if missing:
         raise InputError(
@@ -46,11 +46,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
     return state
 
 
-def unreadable(path: Path, err: Exception) -> InputError:
+def unreadable(path: Path, err: Exception, what: str = "a readable checkpoint") -> InputError:
     reason = ": ".join([type(err).__name__, *str(err).strip().splitlines()[-1:]])
-    return InputError(
-        f"{path}: not a readable checkpoint, the file is truncated or corrupt ({reason[:120]})"
-    )
+    return InputError(f"{path}: not {what}, the file is truncated or corrupt ({reason[:120]})")
 
 
 def find_checkpoint(path: str | Path) -> Path:
@@ -65,8 +63,7 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 def load_model(config: Any) -> nn.Module:
-    """The config's arch with the evaluation weights of its checkpoint (``config.resume``), in
-    eval mode."""
+    """The config's arch in eval mode, with the evaluation weights of ``config.resume``."""
     model = config.init_obj("arch")
     load_weights(model, evaluation_weights(load_checkpoint(config.resume)), str(config.resume))
     return model.eval()
@@ -90,11 +87,8 @@ def read_weights(path: str | Path) -> dict[str, torch.Tensor]:
         raise unreadable(path, err) from None
 
 
-def load_weights(
-    model: nn.Module, weights: dict[str, Any], source: str, strict: bool = True
-) -> None:
-    """``model.load_state_dict`` with an error that says which file does not fit; not ``strict``:
-    weights of another shape are skipped, and what was skipped, missing or unexpected is logged."""
+def load_weights(model: nn.Module, weights: dict, source: str, strict: bool = True) -> None:
+    """Not ``strict``: weights of another shape are skipped; what was left out is logged."""
     own = model.state_dict()
     skipped = [k for k, v in weights.items() if not strict and k in own and v.shape != own[k].shape]
     try:
@@ -112,3 +106,33 @@ def load_weights(
             f"{source}: skipped (another shape): {sorted(skipped)}; missing: {missing}; "
             f"unexpected: {result.unexpected_keys}"
         )
+
+
+def load_state(path: Path) -> dict[str, Any]:
+    """A checkpoint, or the metadata of an exported program (with config, task, class_names)."""
+    return load_program(path)[1] if path.suffix in PROGRAMS else load_checkpoint(path)
+
+
+def load_program(path: Path, device: Any = "cpu") -> tuple[Any, dict[str, Any]]:
+    """A .pt2 or .onnx file of export.py: a function of a batch on ``device``, and its metadata."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found; check the path")
+    try:
+        if path.suffix == ".pt2":
+            extra = {KEY: ""}
+            program = torch.export.load(path, extra_files=extra)
+            return program.module().to(device), json.loads(extra[KEY])
+        import onnxruntime  # the [export] extra
+
+        session = onnxruntime.InferenceSession(str(path))
+        meta = json.loads(session.get_modelmeta().custom_metadata_map[KEY])
+    except ImportError:
+        raise InputError('ONNX inference needs onnxruntime: pip install -e ".[export]"') from None
+    except Exception as err:  # damaged files make each reader fail its own way
+        raise unreadable(path, err, "a model exported by export.py") from None
+
+    def run(inputs: torch.Tensor) -> torch.Tensor:
+        outputs = session.run(None, {"input": inputs.cpu().numpy()})[0]
+        return torch.from_numpy(outputs).to(inputs.device)
+
+    return run, meta

@@ -1,24 +1,15 @@
-"""Distributed data parallel plumbing: one process per GPU, or CPU processes with gloo.
-
-Processes come from torchrun (single- or multi-node) or, for ``n_gpu > 1`` on one machine, from
-train.py itself through torch's elastic launcher. Every helper works in a plain process too.
-"""
+"""DDP plumbing: processes from torchrun or, for ``n_gpu > 1`` on one machine, from train.py
+itself; one per GPU, or CPU processes with gloo. Every helper works in a plain process too."""
 
 import logging
 import os
-import shutil
 import sys
-import tempfile
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import torch
 import torch.distributed as dist
-
-from utils.util import InputError
 
 
 def launched_by_torchrun() -> bool:
@@ -49,47 +40,41 @@ def session(n_gpu: int) -> Iterator[torch.device]:
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if n_gpu > 0 and not use_gpu and local_rank == 0:
         logging.getLogger("device").warning(
-            "n_gpu is %d but no GPU is available: using the CPU.", n_gpu
+            f"n_gpu is {n_gpu} but no GPU is available: using the CPU."
         )
-    device = torch.device("cuda", local_rank) if use_gpu else torch.device("cpu")
-    if not launched_by_torchrun():
-        yield device
-        return
-    if use_gpu:
-        torch.cuda.set_device(device)
-    dist.init_process_group("nccl" if use_gpu else "gloo")
-    if rank() != 0:  # the main process speaks for all
-        logging.getLogger().setLevel(logging.WARNING)
+    device = torch.device(f"cuda:{local_rank}" if use_gpu else "cpu")
+    joined = launched_by_torchrun()
+    if joined:
+        if use_gpu:
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if use_gpu else "gloo")
+        if rank() != 0:  # the main process speaks for all
+            logging.getLogger().setLevel(logging.WARNING)
     try:
         yield device
     finally:
-        dist.destroy_process_group()
+        if joined:
+            dist.destroy_process_group()
 
 
 def processes_to_launch(n_gpu: int, available: int) -> int:
     """How many processes train.py starts itself: one per GPU used, 1 means no launch."""
     if n_gpu > available > 0:
         logging.getLogger("device").warning(
-            "n_gpu is %d but only %d GPU(s) are available.", n_gpu, available
+            f"n_gpu is {n_gpu} but only {available} GPU(s) are available."
         )
     return max(1, min(n_gpu, available))
 
 
-def launch(n_processes: int, script: str, argv: list[str]) -> None:
-    """Run ``python script argv`` in ``n_processes`` processes, like ``torchrun --standalone``."""
+def launch(n: int, script: str, argv: list[str]) -> None:
+    """Run ``python script argv`` in ``n`` processes, like ``torchrun --standalone``."""
     # imported here: only the launching process needs the launcher, which takes a while to import
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
     config = LaunchConfig(
-        1,
-        1,
-        n_processes,
-        run_id=str(uuid.uuid4()),
-        rdzv_backend="c10d",
-        rdzv_endpoint="localhost:0",
-        max_restarts=0,
+        1, 1, n, run_id="local", rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0
     )
-    elastic_launch(config, entrypoint=sys.executable)(script, *argv)
+    elastic_launch(config, sys.executable)(script, *argv)
 
 
 def broadcast(value: Any) -> Any:
@@ -107,39 +92,3 @@ def reduce(value: torch.Tensor, op: str) -> torch.Tensor:
     value = value.detach().clone()
     dist.all_reduce(value, op=dist.ReduceOp.MAX if op == "max" else dist.ReduceOp.SUM)
     return value / world_size() if op == "mean" else value
-
-
-def gather(values: list) -> list:
-    """Every process's ``values``, concatenated in rank order, in every process."""
-    if not is_distributed():
-        return values
-    lists: list[Any] = [None] * world_size()
-    dist.all_gather_object(lists, values)
-    return [value for part in lists for value in part]
-
-
-@contextmanager
-def staged_output(folder: Path) -> Iterator[Path]:
-    """A hidden folder inside ``folder`` that every process writes into; when the block ends
-    without error the main process moves its files into ``folder``: a failed run leaves nothing
-    half-written. Call it in every process, as the block's end must wait for all of them."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        made = tempfile.mkdtemp(prefix=".partial-", dir=folder) if is_main() else None
-        staging = Path(broadcast(made))
-    except OSError as err:
-        raise InputError(
-            f"{folder}: cannot write there ({err.strerror}); choose another folder with -o"
-        ) from None
-    try:
-        yield staging
-        if is_main():
-            for path in sorted(staging.rglob("*")):
-                target = folder / path.relative_to(staging)
-                if path.is_dir():
-                    target.mkdir(exist_ok=True)
-                else:
-                    os.replace(path, target)
-    finally:
-        if is_main():
-            shutil.rmtree(staging, ignore_errors=True)

@@ -5,7 +5,7 @@ import os
 import random
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from itertools import repeat
+from itertools import chain, repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -14,8 +14,7 @@ import torch
 
 
 class InputError(Exception):
-    """Bad config, command line or file: a one-line message naming the culprit and the fix,
-    printed without a traceback."""
+    """Bad config, command line or file: one line naming the culprit and the fix, no traceback."""
 
 
 class TrainingInterrupted(Exception):
@@ -28,10 +27,9 @@ class TrainingInterrupted(Exception):
 
 @contextmanager
 def atomic_open(path: Path, mode: str = "w") -> Iterator[IO]:
-    """Write to a temporary file renamed to ``path`` at the end: readers (and a crash) see the
-    old file or the new one, never half of one."""
+    """Write to a temporary file renamed to ``path`` at the end: readers never see half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    with tmp.open(mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+    with tmp.open(mode, encoding=None if "b" in mode else "utf-8") as handle:
         yield handle
         handle.flush()
         os.fsync(handle.fileno())
@@ -66,8 +64,7 @@ def result_lines(results: dict[str, Any]) -> list[str]:
 
 def inf_loop(data_loader: Iterable) -> Iterator:
     """Endless iteration over a data loader, for training by number of steps."""
-    for loader in repeat(data_loader):
-        yield from loader
+    return chain.from_iterable(repeat(data_loader))
 
 
 def seed_everything(seed: int) -> None:
@@ -84,7 +81,7 @@ def rng_state() -> dict[str, Any]:
         "python": random.getstate(),
         "numpy": [name, torch.from_numpy(keys.astype(np.int64)), *rest],
         "torch": torch.get_rng_state(),
-        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "cuda": torch.cuda.get_rng_state_all(),  # [] without CUDA
     }
 
 
@@ -94,5 +91,4 @@ def set_rng_state(state: dict[str, Any]) -> None:
     name, keys, *rest = state["numpy"]
     np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
     torch.set_rng_state(state["torch"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+    torch.cuda.set_rng_state_all(state["cuda"])  # without CUDA: queued, never run

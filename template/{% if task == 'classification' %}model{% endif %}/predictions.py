@@ -22,14 +22,8 @@ class PredictionWriter:
 
     def rows(self, names: list[str], inputs: torch.Tensor, outputs: torch.Tensor) -> list[list]:
         top = outputs.float().softmax(1).topk(min(TOP_K, outputs.shape[1]))
-        return [
-            [
-                name,
-                *[
-                    v
-                    for c, p in zip(*classes, strict=True)
-                    for v in (self.class_names[c], f"{p:.6f}")
-                ],
-            ]
-            for name, *classes in zip(names, top.indices.tolist(), top.values.tolist(), strict=True)
+        cells = [
+            [v for c, p in zip(*row, strict=True) for v in (self.class_names[c], f"{p:.6f}")]
+            for row in zip(top.indices.tolist(), top.values.tolist(), strict=True)
         ]
+        return [[name, *row] for name, row in zip(names, cells, strict=True)]

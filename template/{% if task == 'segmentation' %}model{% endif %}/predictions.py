@@ -31,10 +31,8 @@ class PredictionWriter:
         classes = torch.arange(1, outputs.shape[1])[:, None, None]
         colors = [COLORS[(c - 1) % len(COLORS)] for c in classes.flatten().tolist()]
         for name, mask, image in zip(names, masks, pixels, strict=True):
-            for kind, picture in (
-                ("masks", mask[None]),
-                ("overlays", draw_segmentation_masks(image, mask == classes, 0.6, colors)),
-            ):
+            overlay = draw_segmentation_masks(image, mask == classes, 0.6, colors)
+            for kind, picture in (("masks", mask[None]), ("overlays", overlay)):
                 path = self.folder / kind / Path(name).with_suffix(".png")
                 path.parent.mkdir(parents=True, exist_ok=True)
                 write_png(picture, str(path))
