@@ -140,8 +140,8 @@ def main(config: ConfigParser) -> None:
 
 def open_study(name: str, url: str | None, folder: Path, search: dict) -> optuna.Study:
     """The study ``name``, created if new; an existing one must search the same space."""
+    folder.mkdir(parents=True, exist_ok=True)  # the journal, if no database, and the results
     if url is None:
-        folder.mkdir(parents=True, exist_ok=True)
         backend = optuna.storages.journal.JournalFileBackend(str(folder / "journal.log"))
         storage = optuna.storages.JournalStorage(backend)
     else:  # a worker on another machine that stops beating fails its trial, which is retried
@@ -160,7 +160,6 @@ def open_study(name: str, url: str | None, folder: Path, search: dict) -> optuna
         what = "metric" if old["metric"] != search["metric"] else "search space"
         found = repr(old["metric"]) if what == "metric" else old["space"]
         raise InputError(f"study {name!r} exists with {what} {found}; use another --study name")
-    folder.mkdir(parents=True, exist_ok=True)  # for the results, with a database too
     return study
 
 

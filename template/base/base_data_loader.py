@@ -96,6 +96,4 @@ def split_indices(n_samples: int, split: Split) -> tuple[torch.Tensor, torch.Ten
     if not 0 <= n_valid < n_samples:
         hint = f"a fraction in [0, 1) or a count below the {n_samples} samples"
         raise InputError(f"data_loader.args.validation_split: must hold out {hint}, got {split}")
-    if n_valid == 0:
-        return torch.arange(n_samples), None
-    return order[n_valid:], order[:n_valid]
+    return (order[n_valid:], order[:n_valid]) if n_valid else (torch.arange(n_samples), None)

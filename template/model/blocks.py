@@ -8,12 +8,9 @@ def conv_bn_relu(
     in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 1, pool: bool = False
 ) -> list[nn.Module]:
     """Convolution, BatchNorm, ReLU; ``pool``: 2x2 max pooling first, so both work on 4x less."""
-    return [
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
-        *([nn.MaxPool2d(2)] if pool else []),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    ]
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False)
+    pooling = [nn.MaxPool2d(2)] if pool else []
+    return [conv, *pooling, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
 def digit_features(width: int, in_channels: int = 1) -> nn.Sequential:

@@ -12,18 +12,16 @@ class Figures:
     def __init__(self, class_names: list[str] = list("0123456789")) -> None:  # noqa: B006
         self.names = class_names
         self.confusion = torch.zeros(len(class_names) ** 2, dtype=torch.int64)
-        self.wrong: list[tuple[torch.Tensor, ...]] = []
-        self.n_wrong = 0
+        self.wrong: list[tuple[torch.Tensor, ...]] = []  # images, targets, predictions
 
     def update(self, data: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> None:
         predicted = output.argmax(1)
         pairs = target * len(self.names) + predicted
         self.confusion = self.confusion.to(pairs.device)
         self.confusion += torch.bincount(pairs, minlength=len(self.names) ** 2)
-        if self.n_wrong < MAX_SHOWN:
-            wrong = (predicted != target).nonzero().squeeze(1)[: MAX_SHOWN - self.n_wrong]
+        if (shown := sum(len(images) for images, *_ in self.wrong)) < MAX_SHOWN:
+            wrong = (predicted != target).nonzero().squeeze(1)[: MAX_SHOWN - shown]
             self.wrong.append((data[wrong].cpu(), target[wrong].cpu(), predicted[wrong].cpu()))
-            self.n_wrong += len(wrong)
 
     def draw(self) -> dict[str, Figure]:
         return {"confusion_matrix": self.confusion_matrix(), "misclassified": self.misclassified()}

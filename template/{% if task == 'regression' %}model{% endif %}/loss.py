@@ -1,7 +1,5 @@
 """Loss functions, named by ``loss.type`` in config.json; ``loss.args`` are passed to them.
-
-Outputs and targets are angles in degrees, both of shape (B,).
-"""
+Outputs and targets: angles in degrees, (B,)."""
 
 import torch
 import torch.nn.functional as F

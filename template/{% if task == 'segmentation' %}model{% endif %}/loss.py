@@ -1,8 +1,6 @@
 """Loss functions, named by ``loss.type`` in config.json; ``loss.args`` are passed to them.
-
-Outputs are per-pixel logits (B, C, H, W); targets are class indices (B, H, W), or -100 where a
-mask holds its ignore value: no loss counts those pixels.
-"""
+Outputs: logits (B, C, H, W); targets: class indices (B, H, W), -100 (ignored) where a mask holds
+its ignore value."""
 
 import torch
 import torch.nn.functional as F
