@@ -280,7 +280,7 @@ def plot(study: optuna.Study, folder: Path) -> None:
 def cli(argv: list[str] | None = None) -> None:
     parser = cli_parser("Search hyperparameters (the config's tune section), or repeat a config.")
     parser.add_argument("--trials", type=positive, metavar="N", help="default: tune.n_trials")
-    parser.add_argument("--workers", type=positive, default=1, help="processes (one per device)")
+    parser.add_argument("--workers", type=positive, default=1, metavar="W", help="one per device")
     parser.add_argument("--study", metavar="NAME", help="study name (default: the config's name)")
     repeat = parser.add_mutually_exclusive_group()
     repeat.add_argument("--seeds", type=positive, metavar="K", help="train with K seeds instead")
