@@ -1,15 +1,10 @@
 """Search hyperparameters with Optuna, or train one config over seeds or folds:
 ``python tune.py [-c config.json] [--trials N] [--workers W] [--seeds K | --folds K]``.
+Each trial is a train.py run in its own run folder. The study lives in saved/tune/STUDY/ (or at
+``tune.storage``): the same command continues it, and a dead worker's trial is run again."""
 
-Each trial is a training run of train.py's code in its own run folder. The study lives in
-saved/tune/STUDY/ (or at ``tune.storage``): the same command again continues it, and a trial
-whose worker died is marked failed and run again.
-"""
-
-import argparse
 import copy
 import csv
-import logging
 import os
 import socket
 import statistics
@@ -24,35 +19,27 @@ import optuna
 import torch
 from optuna.trial import TrialState
 
+import train
 from parse_config import ConfigParser, cli_parser, run_cli, set_by_path
-from train import parser as train_parser
-from train import train
 from utils import distributed
 from utils.util import InputError, TrainingInterrupted, atomic_open, write_json
 from utils.validation import get
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # not ours
-FINISHED = (TrialState.COMPLETE, TrialState.PRUNED)
-LIVE = (*FINISHED, TrialState.RUNNING)
+LIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which process runs a trial
-PRUNERS = {
-    "median": lambda epochs: optuna.pruners.MedianPruner(n_startup_trials=2),
-    "hyperband": lambda epochs: optuna.pruners.HyperbandPruner(max_resource=epochs),
-    "none": lambda epochs: optuna.pruners.NopPruner(),
-}
+SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
 # queues a failed trial's values again, as a new trial (``retry_of`` in trials.csv)
 retry = optuna.storages.RetryHeartbeatStaleTrialCallback()
-SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
 
 
 class TrialConfig(ConfigParser):
-    """A trial's config; its run folder, ``SAVE_DIR/models/NAME/STUDY-trialNNNN``, also names
-    its logger run."""
+    """A plain train.py run whose run folder (and logger run) is named after the trial."""
 
     def __init__(self, config: dict[str, Any], run_name: str):
         super().__init__(config)
         self.run_name = run_name
-        self.cli_args = train_parser().parse_args([])  # a plain train.py run
+        self.cli_args = train.parser().parse_args([])
 
     def new_run_dir(self) -> Path:
         path = Path(self["trainer"]["save_dir"]) / "models" / self["name"] / self.run_name
@@ -71,8 +58,8 @@ def main(config: ConfigParser) -> None:
     grid = args.seeds or args.folds  # a grid over seeds or validation folds, never pruned
     if grid:
         key, first = ("seed", base["seed"]) if args.seeds else ("fold", 0)
-        name, space = f"{name}-{key}s{grid}", {key: {"type": "categorical", "choices": []}}
-        space[key]["choices"] = list(range(first, first + grid))
+        name = f"{name}-{key}s{grid}"
+        space = {key: {"type": "categorical", "choices": list(range(first, first + grid))}}
 
     def trial_config(params: dict[str, Any]) -> dict[str, Any]:
         """The config with a trial's values applied like ``KEY.PATH=VALUE`` overrides."""
@@ -91,116 +78,22 @@ def main(config: ConfigParser) -> None:
             except InputError as err:
                 raise InputError(f"tune.params: {err}") from None
     metric = tune["metric"] or base["trainer"]["monitor"]
-    check_logged(metric, base, bool(args.folds))
-    devices = torch.cuda.device_count() or len(cpus())
-    if args.workers > devices:
-        kind = "GPU" if torch.cuda.is_available() else "CPU core"
-        raise InputError(f"--workers {args.workers}: this machine has {devices} {kind}(s)")
-
-    folder = Path(base["trainer"]["save_dir"]) / "tune" / name
-    study = open_study(name, tune["storage"], folder, metric, space)
-    for value in space[key]["choices"] if grid else ():  # the grid: queued trials, run in turn
-        study.enqueue_trial({key: value}, skip_if_exists=True)
-    if args.workers > 1:
-        run_workers(args.workers, config.argv)
-    else:
-        sampler = SAMPLERS[tune["sampler"]]
-        study.pruner = PRUNERS["none" if grid else tune["pruner"]](base["trainer"]["epochs"])
-        n_trials = grid or args.trials or tune["n_trials"]
-        objective = make_objective(study, trial_config, space, metric, n_trials)
-        run_trials(study, objective, sampler, base["seed"], n_trials)
-    if "TUNE_WORKER" not in os.environ:  # the workers' parent writes the results, once
-        report(study, folder, trial_config, metric, grid)
-
-
-def check_logged(metric: str, config: dict[str, Any], folds: bool) -> None:
-    """The metric must be one that every epoch logs: the loss or a metric, maybe ``val_``."""
-    mode, _, name = metric.partition(" ")
-    if mode == "off":
-        raise InputError(
-            "tune.metric: trainer.monitor is off; set tune.metric, e.g. 'min val_loss'"
-        )
-    logged = ["loss", *config["metrics"]]
-    if folds or config["data_loader"]["args"].get("validation_split"):
+    logged = ["loss", *base["metrics"]]
+    if args.folds or base["data_loader"]["args"].get("validation_split"):
         logged += [f"val_{key}" for key in logged]
-    if name not in logged:
+    if (metric_name := metric.partition(" ")[2]) not in logged:  # also trainer.monitor "off"
+        choices = ", ".join(logged)
         raise InputError(
-            f"tune.metric: {name!r} is never logged; choose one of {', '.join(logged)}"
+            f"tune.metric: {metric_name or metric!r} is never logged; choose one of {choices}"
         )
+    if args.workers > len(devices()):
+        kind = "GPU" if torch.cuda.is_available() else "CPU core"
+        raise InputError(f"--workers {args.workers}: this machine has {len(devices())} {kind}(s)")
 
-
-def open_study(name: str, url: str | None, folder: Path, metric: str, space: dict) -> optuna.Study:
-    """The study ``name``, created if new; an existing one must search the same space."""
-    if url is None:
-        journal = folder / "journal.log"
-        if journal.exists():  # checked before anything is written
-            check_same(
-                optuna.load_study(study_name=name, storage=file_storage(journal)), metric, space
-            )
-        folder.mkdir(parents=True, exist_ok=True)
-        storage = file_storage(journal)
-    else:  # a worker on another machine that stops beating fails its trial, which is retried
-        storage = optuna.storages.RDBStorage(
-            url, heartbeat_interval=60, grace_period=180, failed_trial_callback=retry
-        )
-    direction = "maximize" if metric.startswith("max") else "minimize"
-    study = optuna.create_study(
-        storage=storage, study_name=name, direction=direction, load_if_exists=True
-    )
-    check_same(study, metric, space)
-    study.set_user_attr("search", {"metric": metric, "space": space})
-    folder.mkdir(parents=True, exist_ok=True)  # for the results, with a database too
-    return study
-
-
-def file_storage(path: Path) -> optuna.storages.BaseStorage:
-    return optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(str(path)))
-
-
-def check_same(study: optuna.Study, metric: str, space: dict) -> None:
-    old = study.user_attrs.get("search")
-    if old is not None and old != {"metric": metric, "space": space}:
-        what = (
-            f"metric {old['metric']!r}"
-            if old["metric"] != metric
-            else f"search space {old['space']}"
-        )
-        raise InputError(f"study {study.study_name!r} exists with {what}; use another --study name")
-
-
-def run_workers(n_workers: int, argv: list[str]) -> None:
-    """``n_workers`` processes on the study, each on its own GPU or its share of the CPU cores."""
-    gpus = os.environ.get(
-        "CUDA_VISIBLE_DEVICES", ",".join(map(str, range(torch.cuda.device_count())))
-    )
-    cores, workers = cpus(), []
-    for i in range(n_workers):
-        env = {**os.environ, "TUNE_WORKER": str(i)}
-        if torch.cuda.is_available():
-            env["CUDA_VISIBLE_DEVICES"] = gpus.split(",")[i]
-        else:
-            share = cores[i * len(cores) // n_workers : (i + 1) * len(cores) // n_workers]
-            env.update(TUNE_CPUS=",".join(map(str, share)), OMP_NUM_THREADS=str(len(share)))
-        command = [sys.executable, __file__, *argv, "--workers", "1"]
-        workers.append(subprocess.Popen(command, env=env))
-    if failed := [i for i, worker in enumerate(workers) if worker.wait() != 0]:
-        raise InputError(f"worker(s) {failed} failed (see above); run the same command to go on")
-
-
-def cpus() -> list[int]:
-    """The CPU cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):  # Linux
-        return sorted(os.sched_getaffinity(0))
-    return list(range(os.cpu_count() or 1))
-
-
-def make_objective(
-    study: optuna.Study, trial_config: Callable, space: dict, metric: str, n_trials: int
-) -> Callable[[optuna.Trial], float]:
-    """Train the trial's config, reporting the metric after every epoch; the best epoch's value."""
-    mode, _, name = metric.partition(" ")
+    n_trials = grid or args.trials or tune["n_trials"]
 
     def objective(trial: optuna.Trial) -> float:
+        """Train the trial's config, reporting the metric after every epoch: the best value."""
         trial.set_user_attr("worker", WORKER)
         live = sorted(t.number for t in study.get_trials(deepcopy=False, states=LIVE))
         if live.index(trial.number) >= n_trials:
@@ -212,23 +105,87 @@ def make_objective(
 
         def on_epoch(log: dict[str, float]) -> bool:
             nonlocal pruned
-            values.append(log[name])
-            trial.report(log[name], log["epoch"])
+            values.append(log[metric_name])
+            trial.report(log[metric_name], log["epoch"])
             pruned = trial.should_prune()
             return pruned
 
         with distributed.session(config["n_gpu"]) as device:
             try:
-                train(parsed, device, on_epoch)
+                train.train(parsed, device, on_epoch)
             except TrainingInterrupted:  # SIGINT or SIGTERM: fails the trial, to be run again
                 retry(study, study.get_trials(deepcopy=False)[trial.number])
                 raise
         trial.set_user_attr("run", str(parsed.save_dir))
         if pruned:
             raise optuna.TrialPruned(f"pruned after epoch {len(values)}")
-        return max(values) if mode == "max" else min(values)
+        return max(values) if metric.startswith("max") else min(values)
 
-    return objective
+    folder = Path(base["trainer"]["save_dir"]) / "tune" / name
+    study = open_study(name, tune["storage"], folder, {"metric": metric, "space": space})
+    for value in space[key]["choices"] if grid else ():  # the grid: queued trials, run in turn
+        study.enqueue_trial({key: value}, skip_if_exists=True)
+    if args.workers > 1:
+        run_workers(args.workers, config.argv)
+    else:
+        study.pruner = {
+            "median": optuna.pruners.MedianPruner(n_startup_trials=2),
+            "hyperband": optuna.pruners.HyperbandPruner(max_resource=base["trainer"]["epochs"]),
+            "none": optuna.pruners.NopPruner(),
+        }["none" if grid else tune["pruner"]]
+        run_trials(study, objective, SAMPLERS[tune["sampler"]], base["seed"], n_trials)
+    if "TUNE_WORKER" not in os.environ:  # the workers' parent writes the results, once
+        report(study, folder, trial_config, grid)
+
+
+def open_study(name: str, url: str | None, folder: Path, search: dict) -> optuna.Study:
+    """The study ``name``, created if new; an existing one must search the same space."""
+    folder.mkdir(parents=True, exist_ok=True)  # the journal, if no database, and the results
+    if url is None:
+        backend = optuna.storages.journal.JournalFileBackend(str(folder / "journal.log"))
+        storage = optuna.storages.JournalStorage(backend)
+    else:  # a worker on another machine that stops beating fails its trial, which is retried
+        storage = optuna.storages.RDBStorage(
+            url, heartbeat_interval=60, grace_period=180, failed_trial_callback=retry
+        )
+    try:  # loading writes nothing
+        study = optuna.load_study(study_name=name, storage=storage)
+    except KeyError:
+        direction = "maximize" if search["metric"].startswith("max") else "minimize"
+        study = optuna.create_study(
+            storage=storage, study_name=name, direction=direction, load_if_exists=True
+        )
+        study.set_user_attr("search", search)
+    if (old := study.user_attrs.get("search", search)) != search:
+        what = "metric" if old["metric"] != search["metric"] else "search space"
+        found = repr(old["metric"]) if what == "metric" else old["space"]
+        raise InputError(f"study {name!r} exists with {what} {found}; use another --study name")
+    return study
+
+
+def devices() -> list[str]:
+    """The GPUs, or else the CPU cores, this process may run on."""
+    if torch.cuda.is_available():
+        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+        return visible.split(",") if visible else list(map(str, range(torch.cuda.device_count())))
+    linux = hasattr(os, "sched_getaffinity")
+    return list(map(str, sorted(os.sched_getaffinity(0) if linux else range(os.cpu_count() or 1))))
+
+
+def run_workers(n_workers: int, argv: list[str]) -> None:
+    """``n_workers`` processes on the study, each on its own GPU or its share of the CPU cores."""
+    found, workers = devices(), []
+    for i in range(n_workers):
+        env = {**os.environ, "TUNE_WORKER": str(i)}
+        if torch.cuda.is_available():
+            env["CUDA_VISIBLE_DEVICES"] = found[i]
+        else:
+            share = found[i * len(found) // n_workers : (i + 1) * len(found) // n_workers]
+            env.update(TUNE_CPUS=",".join(share), OMP_NUM_THREADS=str(len(share)))
+        command = [sys.executable, __file__, *argv, "--workers", "1"]
+        workers.append(subprocess.Popen(command, env=env))
+    if failed := [i for i, worker in enumerate(workers) if worker.wait() != 0]:
+        raise InputError(f"worker(s) {failed} failed (see above); run the same command to go on")
 
 
 def suggest(trial: optuna.Trial, key: str, bounds: dict[str, Any]) -> Any:
@@ -244,18 +201,17 @@ def run_trials(
     """Run trials until ``n_trials`` are finished or running, counting every worker's."""
     if (share := os.environ.get("TUNE_CPUS")) and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, map(int, share.split(",")))  # a worker of --workers on the CPU
-    worker = int(os.environ.get("TUNE_WORKER", 0))
-    while True:
-        fail_dead_trials(study)
-        trials = study.get_trials(deepcopy=False)
-        if sum(t.state in LIVE for t in trials) >= n_trials:
-            return
-        # a new seed for each trial: a continued study, or another worker, draws other values
+    fail_dead_trials(study)
+    trials = study.get_trials(deepcopy=False)
+    if sum(t.state in LIVE for t in trials) < n_trials:
+        # seeded anew: a continued study, or another worker, draws other values
+        worker = int(os.environ.get("TUNE_WORKER", 0))
         study.sampler = sampler(seed=seed + 7919 * len(trials) + worker)
-        study.optimize(objective, n_trials=1, catch=(Surplus,))
+        stop = optuna.study.MaxTrialsCallback(n_trials, states=LIVE)
+        study.optimize(objective, callbacks=[fail_dead_trials, stop], catch=(Surplus,))
 
 
-def fail_dead_trials(study: optuna.Study) -> None:
+def fail_dead_trials(study: optuna.Study, _: optuna.trial.FrozenTrial | None = None) -> None:
     """Mark failed, and queue again, the running trials of dead processes of this machine."""
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         host, _, pid = trial.user_attrs.get("worker", "").partition(":")
@@ -272,53 +228,38 @@ def alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except PermissionError:  # another user's process
         pass
     return True
 
 
-def report(
-    study: optuna.Study, folder: Path, trial_config: Callable, metric: str, grid: int
-) -> None:
+def report(study: optuna.Study, folder: Path, trial_config: Callable, grid: int) -> None:
     """trials.csv, best_config.json and plots in ``folder``, and a table of the finished trials."""
     trials = study.get_trials(deepcopy=False)
     keys = sorted({key for t in trials for key in t.params})
+    header = ["number", "state", "value", *keys, "seconds", "run", "worker", "retry_of"]
     with atomic_open(folder / "trials.csv") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["number", "state", "value", *keys, "seconds", "run", "worker", "retry_of"])
+        writer = csv.DictWriter(handle, header, extrasaction="ignore")
+        writer.writeheader()
         for t in trials:
-            seconds = t.duration.total_seconds() if t.duration else None
-            writer.writerow(
-                [
-                    t.number,
-                    t.state.name,
-                    t.value,
-                    *(t.params.get(k) for k in keys),
-                    seconds,
-                    t.user_attrs.get("run"),
-                    t.user_attrs.get("worker"),
-                    t.system_attrs.get("failed_trial"),
-                ]
-            )
+            row = {"number": t.number, "state": t.state.name, "value": t.value, **t.params}
+            row["seconds"] = t.duration and t.duration.total_seconds()
+            writer.writerow({**row, **t.user_attrs, "retry_of": t.system_attrs.get("failed_trial")})
     done = [t for t in trials if t.state == TrialState.COMPLETE]
-    rows = sorted(done, key=lambda t: t.number if grid else t.value)
-    if not grid and study.direction == optuna.study.StudyDirection.MAXIMIZE:
-        rows.reverse()
+    best_first = not grid and study.direction == optuna.study.StudyDirection.MAXIMIZE
+    rows = sorted(done, key=lambda t: t.number if grid else t.value, reverse=best_first)
+    metric = study.user_attrs["search"]["metric"].split()[1]
     width = max(map(len, [metric, *keys]))
-    print(
-        f"{'trial':>5}  {metric.split()[1]:>{width}}  " + "  ".join(f"{k:>{width}}" for k in keys)
-    )
+    print(f"{'trial':>5}  " + "  ".join(f"{k:>{width}}" for k in [metric, *keys]))
     for t in rows[: None if grid else 10]:
-        print(
-            f"{t.number:5d}  {t.value:{width}.6g}  "
-            + "  ".join(f"{t.params[k]!s:>{width}}" for k in keys)
-        )
+        values = [f"{t.params[k]!s:>{width}}" for k in keys]
+        print(f"{t.number:5d}  {t.value:{width}.6g}  " + "  ".join(values))
     states = {s.name.lower(): sum(t.state == s for t in trials) for s in TrialState}
     print(", ".join(f"{n} {s}" for s, n in states.items() if n), f"trials in {folder}")
     if grid and len(done) > 1:
         values = [t.value for t in done]
         mean, std = statistics.mean(values), statistics.stdev(values)
-        print(f"{metric.split()[1]}: {mean:.6g} ± {std:.6g} (mean ± std of {len(done)} runs)")
+        print(f"{metric}: {mean:.6g} ± {std:.6g} (mean ± std of {len(done)} runs)")
     elif done and not grid:
         write_json(trial_config(study.best_trial.params), folder / "best_config.json")
         plot(study, folder)
@@ -326,12 +267,8 @@ def report(
 
 def plot(study: optuna.Study, folder: Path) -> None:
     """Optuna's optimisation history and parameter importances, as PNG files."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only, no window
     from optuna.visualization import matplotlib as plots
 
-    logging.getLogger("matplotlib").setLevel(logging.WARNING)  # not its font search
     axes = plots.plot_optimization_history(study)
     axes.figure.savefig(folder / "history.png", bbox_inches="tight")
     if study.best_trial.params and len(study.get_trials(states=(TrialState.COMPLETE,))) > 1:
@@ -343,21 +280,18 @@ def plot(study: optuna.Study, folder: Path) -> None:
 def cli(argv: list[str] | None = None) -> None:
     parser = cli_parser("Search hyperparameters (the config's tune section), or repeat a config.")
     parser.add_argument("--trials", type=positive, metavar="N", help="default: tune.n_trials")
-    parser.add_argument(
-        "--workers", type=positive, default=1, metavar="W", help="processes (one per device)"
-    )
+    parser.add_argument("--workers", type=positive, default=1, metavar="W", help="one per device")
     parser.add_argument("--study", metavar="NAME", help="study name (default: the config's name)")
     repeat = parser.add_mutually_exclusive_group()
     repeat.add_argument("--seeds", type=positive, metavar="K", help="train with K seeds instead")
-    repeat.add_argument(
-        "--folds", type=positive, metavar="K", help="K-fold cross-validation instead"
-    )
+    repeat.add_argument("--folds", type=positive, metavar="K", help="K-fold cross-validation")
     run_cli(parser, main, argv)
 
 
 def positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    """An integer >= 1; argparse reports anything else as an "invalid positive value"."""
+    if int(text) < 1:
+        raise ValueError(text)
     return int(text)
 
 

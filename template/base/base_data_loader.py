@@ -10,19 +10,19 @@ from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 from utils.distributed import rank, world_size
 from utils.util import InputError
 
+Split = float | int | list[int]  # data_loader.args.validation_split
+
 
 class BatchDataset(Dataset):
-    """Builds a whole batch in ``__getitems__(indices)``: the fastest way to feed data in memory
-    (its loader's ``collate_fn`` then gets that batch, not a list of samples)."""
+    """Builds a whole batch in ``__getitems__(indices)``, the fastest way to feed data in memory."""
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         return tuple(part[0] for part in self.__getitems__(torch.tensor([index])))
 
 
 class EpochBatchSampler(Sampler[torch.Tensor]):
-    """This process's batches of ``indices``, pass ``p`` shuffled with seed ``seed + p``: a run's
-    data position is two integers. Under DDP each process takes every ``world_size``-th index;
-    ``even`` cuts the shards to one length, so that training processes step together."""
+    """This process's batches of ``indices`` (every ``world_size``-th; ``even``: cut to one length,
+    so that DDP processes step together), pass ``p`` shuffled with seed ``seed + p``."""
 
     def __init__(
         self, indices: torch.Tensor, batch_size: int, shuffle: bool, seed: int, even: bool = True
@@ -44,8 +44,7 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
     def __iter__(self) -> Iterator[torch.Tensor]:
         order = self.indices
         if self.shuffle:
-            generator = seeded(self.seed + self.passes)
-            order = order[torch.randperm(len(order), generator=generator)]
+            order = order[torch.randperm(len(order), generator=seeded(self.seed + self.passes))]
         order = order[self.rank :: self.world_size][: self.shard_size]
         self.passes += 1
         skip, self.skip = self.skip, 0
@@ -53,18 +52,15 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
 
 
 class BaseDataLoader(DataLoader):
-    """A DataLoader that holds out ``validation_split`` (a fraction, a count, or the fold
-    ``[i, K]``: the i-th of K disjoint parts) of its dataset, the same samples on every run, for
-    ``split_validation()``. ``batch_size`` is per process; with ``training=False`` every DDP
-    process keeps all of its shard, so each sample counts once. ``workers``: more DataLoader
-    options (pin_memory, persistent_workers, prefetch_factor)."""
+    """Holds out ``validation_split`` (a fraction, a count, or fold ``[i, K]``) for
+    ``split_validation()``; ``training=False``: each sample counts once under DDP."""
 
     def __init__(
         self,
         dataset: Dataset,
         batch_size: int,
         shuffle: bool,
-        validation_split: float | int | list[int],
+        validation_split: Split,
         num_workers: int,
         collate_fn: Callable[[Any], Any] = default_collate,
         training: bool = True,
@@ -74,9 +70,8 @@ class BaseDataLoader(DataLoader):
         # the shuffling seed comes from torch's global generator, which the config's seed sets
         seed = int(torch.randint(0, 2**62, (1,)).item())
         sampler = EpochBatchSampler(train_idx, batch_size, shuffle, seed, even=training)
-        pin_memory = torch.cuda.is_available()
-        self.options = dict(num_workers=num_workers, collate_fn=collate_fn, pin_memory=pin_memory)
-        self.options.update(workers)
+        self.options = dict(num_workers=num_workers, collate_fn=collate_fn, **workers)
+        self.options.setdefault("pin_memory", torch.cuda.is_available())
         # with its own generator, starting an epoch draws nothing from the global one
         super().__init__(dataset, batch_sampler=sampler, generator=seeded(seed), **self.options)
 
@@ -84,8 +79,7 @@ class BaseDataLoader(DataLoader):
         """A loader over the held-out samples, in a fixed order; None if there are none."""
         if self.valid_idx is None:
             return None
-        batch_size = self.batch_sampler.batch_size
-        sampler = EpochBatchSampler(self.valid_idx, batch_size, shuffle=False, seed=0, even=False)
+        sampler = EpochBatchSampler(self.valid_idx, self.batch_sampler.batch_size, False, 0, False)
         return DataLoader(self.dataset, batch_sampler=sampler, generator=seeded(0), **self.options)
 
 
@@ -93,20 +87,13 @@ def seeded(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def split_indices(
-    n_samples: int, split: float | int | list[int]
-) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """Training and validation indices; the types and ranges were checked with the config."""
+def split_indices(n_samples: int, split: Split) -> tuple[torch.Tensor, torch.Tensor | None]:
     order = torch.randperm(n_samples, generator=seeded(0))
     if isinstance(split, list):  # the fold [i, K] (tune.py --folds)
         parts = order.tensor_split(split[1])
         return torch.cat(parts[: split[0]] + parts[split[0] + 1 :]), parts[split[0]]
     n_valid = int(n_samples * split) if isinstance(split, float) else split
     if not 0 <= n_valid < n_samples:
-        raise InputError(
-            f"data_loader.args.validation_split: must hold out a fraction in [0, 1) or a count "
-            f"below the {n_samples} samples, got {split}"
-        )
-    if n_valid == 0:
-        return torch.arange(n_samples), None
-    return order[n_valid:], order[:n_valid]
+        hint = f"a fraction in [0, 1) or a count below the {n_samples} samples"
+        raise InputError(f"data_loader.args.validation_split: must hold out {hint}, got {split}")
+    return (order[n_valid:], order[:n_valid]) if n_valid else (torch.arange(n_samples), None)

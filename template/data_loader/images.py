@@ -18,15 +18,12 @@ def read_image(path: str | Path, channels: int) -> torch.Tensor:
         return decode_image(str(path), mode=mode)
     except (RuntimeError, OSError, ValueError) as err:
         reason = str(err).splitlines()[0].split(".cpp:")[-1].lstrip("0123456789, ")  # no C++ place
-        raise InputError(
-            f"{path}: not a readable image ({reason}); replace or delete it, "
-            "or set data_loader.args.skip_bad_files=true"
-        ) from None
+        fix = "replace or delete it, or set data_loader.args.skip_bad_files=true"
+        raise InputError(f"{path}: not a readable image ({reason}); {fix}") from None
 
 
 def eval_transform(args: dict[str, Any]) -> v2.Compose:
-    """A uint8 image (C, H, W) or batch resized to the config's ``image_size`` (a no-op at that
-    size; masks: nearest) and normalised with its ``mean`` and ``std``, as test time sees it."""
-    resize = v2.Resize(args["image_size"], antialias=True)
-    normalise = v2.Normalize(args["mean"], args["std"])
-    return v2.Compose([resize, v2.ToDtype(torch.float32, scale=True), normalise])
+    """What test time does to a uint8 image (C, H, W) or batch: resize to ``image_size`` (a no-op
+    at that size), scale to [0, 1], normalise with ``mean`` and ``std``."""
+    steps = [v2.Resize(args["image_size"], antialias=True), v2.ToDtype(torch.float32, scale=True)]
+    return v2.Compose([*steps, v2.Normalize(args["mean"], args["std"])])

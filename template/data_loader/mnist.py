@@ -1,5 +1,4 @@
-"""MNIST from its original gzip files in ``DATA_DIR/MNIST/raw/``: torchvision's layout, mirrors and
-MD5 sums, so that its download is reused and a missing file is fetched and checked."""
+"""MNIST from its gzip files in ``DATA_DIR/MNIST/raw/`` (torchvision's layout, mirrors and MD5s)."""
 
 import gzip
 import math
@@ -14,6 +13,8 @@ from base.base_data_loader import BatchDataset
 from utils.util import InputError
 
 IMAGE_ARGS = {"image_size": [28, 28], "channels": 1, "mean": [0.1307], "std": [0.3081]}
+FIX = "delete it to download it again, or replace it with the original file"
+WHERE = "data_loader.args.data_dir to the folder that holds MNIST/raw/"
 
 
 class MnistDataset(BatchDataset):
@@ -38,10 +39,8 @@ def load_mnist(
     images = read_idx(raw / f"{prefix}-images-idx3-ubyte.gz", 3, download)
     labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", 1, download)
     if len(images) != len(labels):
-        raise InputError(
-            f"{raw}: {len(images)} images but {len(labels)} labels; "
-            "replace both files with matching originals"
-        )
+        counts = f"{len(images)} images but {len(labels)} labels"
+        raise InputError(f"{raw}: {counts}; replace both files with matching originals")
     return images, labels.long()
 
 
@@ -50,42 +49,33 @@ def read_idx(path: Path, ndim: int, download: bool) -> torch.Tensor:
     if not path.is_file():
         if not download:
             raise InputError(
-                f"{path}: file not found; set data_loader.args.download=true "
-                "or data_loader.args.data_dir to the folder that holds MNIST/raw/"
+                f"{path}: file not found; set data_loader.args.download=true or {WHERE}"
             )
         fetch(path)
-    fix = "delete it to download it again, or replace it with the original file"
     try:
         data = gzip.decompress(path.read_bytes())
     except (OSError, EOFError, zlib.error) as err:
-        raise InputError(f"{path}: corrupt or truncated gzip file ({err}); {fix}") from None
+        raise InputError(f"{path}: corrupt or truncated gzip file ({err}); {FIX}") from None
     if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08 or data[3] != ndim:  # 8: ubyte
-        raise InputError(f"{path}: not an IDX file of {ndim}-d unsigned bytes; {fix}")
+        raise InputError(f"{path}: not an IDX file of {ndim}-d unsigned bytes; {FIX}")
     shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-    if len(data) != 4 + 4 * ndim + math.prod(shape):
-        raise InputError(
-            f"{path}: holds {len(data) - 4 - 4 * ndim} bytes of data but its header "
-            f"announces {math.prod(shape)} (truncated?); {fix}"
-        )
-    return torch.frombuffer(bytearray(data[4 + 4 * ndim :]), dtype=torch.uint8).view(shape)
+    start, size = 4 + 4 * ndim, math.prod(shape)
+    if len(data) != start + size:
+        sizes = f"holds {len(data) - start} bytes of data but its header announces {size}"
+        raise InputError(f"{path}: {sizes} (truncated?); {FIX}")
+    return torch.frombuffer(bytearray(data[start:]), dtype=torch.uint8).view(shape)
 
 
 def fetch(path: Path) -> None:
     """Download ``path.name`` from the first of torchvision's mirrors that serves it intact."""
     part, errors = path.with_name(path.name + ".part"), []
-    for mirror in MNIST.mirrors:
+    for url in (mirror + path.name for mirror in MNIST.mirrors):
         try:
-            download_url(
-                mirror + path.name, path.parent, part.name, dict(MNIST.resources)[path.name]
-            )
+            download_url(url, path.parent, part.name, dict(MNIST.resources)[path.name])
             part.replace(path)
             return
         except (OSError, RuntimeError) as err:  # RuntimeError: torchvision's MD5 check
-            errors.append(
-                f"{mirror + path.name}: {'MD5 mismatch' if type(err) is RuntimeError else err}"
-            )
+            errors.append(f"{url}: {'MD5 mismatch' if type(err) is RuntimeError else err}")
             part.unlink(missing_ok=True)
-    raise InputError(
-        f"{path}: download failed ({'; '.join(errors)}); copy the file there by hand "
-        "or point data_loader.args.data_dir at a folder that holds MNIST/raw/"
-    )
+    fix = f"copy the file there by hand or set {WHERE}"
+    raise InputError(f"{path}: download failed ({'; '.join(errors)}); {fix}")

@@ -12,20 +12,12 @@ from torchvision.utils import make_grid
 
 
 class ExperimentWriter:
-    """Scalars, images, histograms and the config of one run; this base class records nothing.
-
-    Backends (logger/visualization.py) override what they can show; its ``create_writer(config)``
-    is the one place a writer is made. Input images and figures both become RGB pictures here,
-    which a backend records in ``log_picture``. The base class itself is what the trainer gets
-    when experiment logging is off: epoch results still go to the console and to info.log.
-    """
+    """One run's scalars, pictures, histograms and config. This base class, what the trainer gets
+    with experiment logging off, records nothing; backends (logger/visualization.py, whose
+    ``create_writer(config)`` makes the writer) override what they can show."""
 
     def log_scalars(self, values: dict[str, float], step: int, mode: str) -> None:
-        """Scalars such as ``loss`` or ``accuracy``.
-
-        ``mode`` is ``train`` or ``valid`` with ``step`` the epoch, or ``train_step`` with ``step``
-        the number of batches trained so far.
-        """
+        """``mode``: ``train`` or ``valid`` at epoch ``step``; ``train_step`` at batch ``step``."""
 
     def log_images(self, tag: str, images: torch.Tensor, step: int) -> None:
         """A grid of the first 64 images of an NCHW batch, scaled to [0, 1] together."""
@@ -36,8 +28,8 @@ class ExperimentWriter:
         """The distribution of every parameter."""
 
     def log_figure(self, tag: str, figure: Figure, step: int) -> None:
-        """A matplotlib figure (model/figures.py draws them during validation)."""
-        canvas = FigureCanvasAgg(figure)  # drawn off-screen, without pyplot
+        """A matplotlib figure (model/figures.py's), drawn off-screen without pyplot."""
+        canvas = FigureCanvasAgg(figure)
         canvas.draw()
         self.log_picture(tag, np.asarray(canvas.buffer_rgba())[..., :3], step)
 

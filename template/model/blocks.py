@@ -1,7 +1,6 @@
 """Convolution blocks that the task models are built of."""
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 
@@ -9,17 +8,13 @@ def conv_bn_relu(
     in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 1, pool: bool = False
 ) -> list[nn.Module]:
     """Convolution, BatchNorm, ReLU; ``pool``: 2x2 max pooling first, so both work on 4x less."""
-    return [
-        nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False),
-        *([nn.MaxPool2d(2)] if pool else []),
-        nn.BatchNorm2d(out_channels),
-        nn.ReLU(inplace=True),
-    ]
+    conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False)
+    pooling = [nn.MaxPool2d(2)] if pool else []
+    return [conv, *pooling, nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
 
 
 def digit_features(width: int, in_channels: int = 1) -> nn.Sequential:
-    """Three convolution stages that turn a 28 x 28 digit into 4 * ``width`` maps of 3 x 3;
-    larger images are pooled to 3 x 3 at the end."""
+    """Three convolution stages: a 28 x 28 digit (or larger image) to 4 * ``width`` maps 3 x 3."""
     return nn.Sequential(
         *conv_bn_relu(in_channels, width, kernel_size=5, padding=0, pool=True),  # 28 -> 24 -> 12
         *conv_bn_relu(width, 2 * width, pool=True),  # 6
@@ -28,13 +23,9 @@ def digit_features(width: int, in_channels: int = 1) -> nn.Sequential:
     )
 
 
-class PoolTo(nn.Module):
-    """Max-pools larger maps to ``size`` x ``size``; maps of that size (28 x 28 inputs) pass as
-    they are: an adaptive pool that changes nothing would still triple a CPU training step."""
-
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
+class PoolTo(nn.AdaptiveMaxPool2d):
+    """Passes maps of ``output_size`` (28 x 28 inputs) as they are: an adaptive pool that changes
+    nothing would still triple a CPU training step."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x if x.shape[-2:] == (self.size, self.size) else F.adaptive_max_pool2d(x, self.size)
+        return x if x.shape[-2:] == (self.output_size,) * 2 else super().forward(x)

@@ -20,21 +20,14 @@ from utils.util import InputError
 def stats(folder: Path, channels: int) -> dict[str, list[float]]:
     """Per-channel mean and standard deviation of every pixel of the images below ``folder``,
     on the 0..1 scale that ``images.eval_transform`` normalises."""
-    total, squares, count = torch.zeros(channels, dtype=torch.float64), torch.zeros(channels), 0
-    squares = squares.double()
+    total, count = torch.zeros(2, channels, dtype=torch.float64), 0  # sums of values, squares
     for path in image_files(folder, "images"):
         image = read_image(path, channels).double().div_(255).flatten(1)
-        total, squares, count = (
-            total + image.sum(1),
-            squares + image.square().sum(1),
-            count + image.shape[1],
-        )
-    mean = total / count
-    std = (squares / count - mean.square()).clamp(min=0).sqrt()
-    return {
-        "mean": [round(v, 4) for v in mean.tolist()],
-        "std": [round(v, 4) for v in std.tolist()],
-    }
+        total += torch.stack([image.sum(1), image.square().sum(1)])
+        count += image.shape[1]
+    mean = total[0] / count
+    std = (total[1] / count - mean.square()).clamp(min=0).sqrt()
+    return {"mean": mean.round(decimals=4).tolist(), "std": std.round(decimals=4).tolist()}
 
 
 def main(argv: list[str] | None = None) -> None:

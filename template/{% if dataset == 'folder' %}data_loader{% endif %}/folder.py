@@ -18,6 +18,7 @@ from data_loader.images import eval_transform, read_image
 from utils.util import InputError
 
 SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}  # what torchvision.io.decode_image reads
+WHERE = "data_loader.args.data_dir to the folder that holds train/ and test/"
 
 
 def image_files(folder: Path, what: str) -> list[Path]:
@@ -29,21 +30,15 @@ def image_files(folder: Path, what: str) -> list[Path]:
 
 
 def augmentation(steps: list[dict[str, Any]]) -> v2.Compose | None:
-    """``augment`` of config.json: ``{"type": a torchvision.transforms.v2 class, "args": {...}}``
-    each, checked with the config (utils/validation.py); none: None."""
-    return (
-        v2.Compose([getattr(v2, step["type"])(**step["args"]) for step in steps]) if steps else None
-    )
+    """config.json's ``augment``, a list of ``{"type": a transforms.v2 class, "args": {...}}``."""
+    return v2.Compose([getattr(v2, s["type"])(**s["args"]) for s in steps]) if steps else None
 
 
 class FolderDataset(Dataset):
-    """Sample i: ``files[i]`` decoded and resized (uint8), and ``targets[i]``: a tensor, or a mask
-    file read like an image (a ``tv_tensors.Mask``, so geometric augmentation moves it along).
-
-    Every file is decoded once here, by ``num_workers`` processes, so a bad file stops the run
-    before anything is written (or, with ``skip_bad_files``, is left out with one warning); with
-    ``cache`` the decoded images stay in memory and no file is read again.
-    """
+    """Sample i: ``files[i]`` decoded and resized (uint8), and ``targets[i]`` (a mask file is a
+    ``tv_tensors.Mask``, which geometric augmentation moves along). Every file is decoded once
+    here, so a bad one stops the run before anything is written (``skip_bad_files``: left out
+    with one warning); ``cache`` keeps the decoded images in memory."""
 
     def __init__(self, files: list[Path], targets: Sequence, args: dict[str, Any], training: bool):
         self.files, self.targets, self.args = files, targets, args
@@ -64,16 +59,15 @@ class FolderDataset(Dataset):
         if bad and not args["skip_bad_files"]:
             raise InputError(bad[0])
         if bad:
-            logging.getLogger("data").warning(
-                f"skip_bad_files: left out {len(bad)} unreadable image files; the first: {bad[0]}"
-            )
+            left_out = f"left out {len(bad)} unreadable image files; the first: {bad[0]}"
+            logging.getLogger("data").warning(f"skip_bad_files: {left_out}")
         self.files, self.targets = [files[i] for i in kept], [targets[i] for i in kept]
         if args["cache"]:
             self.cached = torch.cat(images), torch.cat(labels)
 
     def check(self, indices: list[int]) -> tuple[list[int], Any, Any, list[str]]:
-        """Decode files: those read, their images and targets stacked (one tensor each, cheap to
-        pass between processes), and the errors of the others."""
+        """The files read, their images and targets stacked (cheap to pass between processes), and
+        the errors of the others."""
         kept, samples, errors = [], [], []
         for i in indices:
             try:
@@ -140,10 +134,8 @@ class FolderDataLoader(BaseDataLoader):
     def __init__(self, args: dict[str, Any], training: bool):
         self.args, split = args, Path(args["data_dir"]) / ("train" if training else "test")
         if not split.is_dir():
-            raise InputError(
-                f"{split}: folder not found; set data_loader.args.data_dir to the folder that "
-                "holds train/ and test/ (python -m data_loader mnist DIR writes an example)"
-            )
+            fix = "python -m data_loader mnist DIR writes an example"
+            raise InputError(f"{split}: folder not found; set {WHERE} ({fix})")
         dataset = self.dataset_class(*self.samples(split), args, training)
         val = split.with_name("val")
         self.val_folder = val if training and val.is_dir() else None
@@ -151,7 +143,6 @@ class FolderDataLoader(BaseDataLoader):
         if args["num_workers"]:  # DataLoader refuses these without worker processes
             workers.update(persistent_workers=args["persistent_workers"])
             workers.update(prefetch_factor=args["prefetch_factor"])
-        self.options_of_workers = workers
         split_off = 0 if self.val_folder else args["validation_split"]
         loader_args = args["batch_size"], args["shuffle"], split_off, args["num_workers"]
         super().__init__(dataset, *loader_args, self.collate_class(args), training, **workers)
@@ -162,14 +153,6 @@ class FolderDataLoader(BaseDataLoader):
     def split_validation(self) -> DataLoader | None:
         if self.val_folder is None:
             return super().split_validation()
-        args = {**self.args, "augment": [], "shuffle": False, "validation_split": 0}
-        dataset = self.dataset_class(*self.samples(self.val_folder), args, training=False)
-        loader_args = (
-            args["batch_size"],
-            False,
-            0,
-            args["num_workers"],
-            self.collate_class(args),
-            False,
-        )
-        return BaseDataLoader(dataset, *loader_args, **self.options_of_workers)
+        dataset = self.dataset_class(*self.samples(self.val_folder), self.args, training=False)
+        batch_size = self.batch_sampler.batch_size
+        return BaseDataLoader(dataset, batch_size, False, 0, training=False, **self.options)

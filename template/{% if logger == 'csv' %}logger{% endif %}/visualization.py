@@ -14,13 +14,9 @@ FILENAME = "metrics.csv"
 
 
 class CsvWriter(PngWriter):
-    """One row per epoch in the run's log folder, with the column names of the console log.
-
-    Columns: ``epoch``, the train values (``loss``, ``accuracy``, ...) and the validation values
-    with the ``val_`` prefix. The whole file is rewritten (to a temporary file, then renamed)
-    whenever an epoch's values arrive, so its header is always the union of all columns and a
-    crash never leaves half a file. A resumed run reads the file back and goes on with it.
-    """
+    """One row per epoch (``epoch``, ``loss``, ..., ``val_loss``, ...: the console log's names).
+    Rewritten whole (a temporary file, renamed) at each epoch, so its header holds every column
+    and a crash never leaves half a file; a resumed run reads it back and goes on."""
 
     def __init__(self, log_dir: Path):
         super().__init__(log_dir)
@@ -54,10 +50,8 @@ def read_rows(path: Path) -> dict[int, dict[str, Any]]:
     try:
         return {int(row["epoch"]): {k: v for k, v in row.items() if k is not None} for row in rows}
     except (KeyError, TypeError, ValueError):
-        raise InputError(
-            f"{path}: not a metrics file written by train.py (needs an integer 'epoch' column); "
-            "move it away to start a new one"
-        ) from None
+        what = "not a metrics file written by train.py (needs an integer 'epoch' column)"
+        raise InputError(f"{path}: {what}; move it away to start a new one") from None
 
 
 def create_writer(config: Any) -> ExperimentWriter:

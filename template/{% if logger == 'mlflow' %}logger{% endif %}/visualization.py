@@ -19,12 +19,10 @@ PARAMS_PER_CALL = 100  # MLflow's limit for one log_batch
 
 
 class MlflowWriter(ExperimentWriter):
-    """Metrics per epoch and per step, the config as params; pictures and the best checkpoint
-    as artifacts."""
+    """Metrics by epoch and step, the config as params, pictures and checkpoints as artifacts."""
 
     def __init__(self, client: MlflowClient, run_id: str):
-        self.client = client
-        self.run_id = run_id
+        self.client, self.run_id = client, run_id
 
     def log_scalars(self, values: dict[str, float], step: int, mode: str) -> None:
         now = int(time.time() * 1000)
@@ -76,10 +74,10 @@ def create_writer(config: Any) -> ExperimentWriter:
         try:
             client.update_run(run_id, status="RUNNING")
         except MlflowException:
-            raise InputError(
-                f"{id_file}: MLflow run {run_id} is not in {uri}; set mlflow.tracking_uri to the "
-                "store it was logged to, or delete the file to start a new MLflow run"
-            ) from None
+            fix = (
+                "set mlflow.tracking_uri to its store, or delete the file to start a new MLflow run"
+            )
+            raise InputError(f"{id_file}: MLflow run {run_id} is not in {uri}; {fix}") from None
         return MlflowWriter(client, run_id)
     name = settings["experiment"] or config["name"]
     experiment = client.get_experiment_by_name(name)
@@ -88,10 +86,8 @@ def create_writer(config: Any) -> ExperimentWriter:
         artifacts = (store / "artifacts").as_uri() if settings["tracking_uri"] is None else None
         experiment_id = client.create_experiment(name, artifact_location=artifacts)
     elif experiment.lifecycle_stage == "deleted":
-        raise InputError(
-            f"mlflow.experiment: experiment {name!r} is deleted in {uri}; restore it "
-            "(mlflow experiments restore) or choose another name"
-        )
+        fix = "restore it (mlflow experiments restore) or choose another name"
+        raise InputError(f"mlflow.experiment: experiment {name!r} is deleted in {uri}; {fix}")
     else:
         experiment_id = experiment.experiment_id
     run_name = settings["run_name"] or config.save_dir.name

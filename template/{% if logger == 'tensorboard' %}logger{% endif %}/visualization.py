@@ -13,8 +13,7 @@ class TensorboardWriter(ExperimentWriter):
     """Event files in the run's log folder, one run per folder."""
 
     def __init__(self, log_dir: str):
-        # imported here: TensorBoard takes 0.1 s to import, which `--help` and the other DDP
-        # processes need not pay
+        # imported here: 0.1 s that `--help` and the other DDP processes need not pay
         from torch.utils.tensorboard import SummaryWriter
 
         self.writer = SummaryWriter(log_dir)

@@ -17,8 +17,7 @@ RUN_ID_FILE = "wandb-run-id.txt"
 
 
 class WandbWriter(ExperimentWriter):
-    """Epoch values, pictures and histograms against ``epoch``, per-batch loss against
-    ``global_step``."""
+    """Epoch values, pictures and histograms by ``epoch``; per-batch loss by ``global_step``."""
 
     def __init__(self, run: Any):
         self.run = run
@@ -51,17 +50,12 @@ class WandbWriter(ExperimentWriter):
 
 
 def create_writer(config: Any) -> ExperimentWriter:
-    """Start the run's W&B run, or continue it when the run folder already has one.
-
-    ``wandb.mode`` ``disabled`` records nothing, without starting W&B at all.
-    """
+    """Start the run's W&B run, or continue the run folder's; ``disabled``: none at all."""
     settings = config["wandb"]
     mode = settings["mode"]
     if mode is not None and mode not in MODES:
-        raise InputError(
-            f"wandb.mode: expected one of {', '.join(MODES)} or null (W&B's own setting), "
-            f"got {mode!r}"
-        )
+        expected = f"one of {', '.join(MODES)} or null (W&B's own setting)"
+        raise InputError(f"wandb.mode: expected {expected}, got {mode!r}")
     if mode == "disabled":
         return ExperimentWriter()
     if mode is not None:  # for the whole process: W&B's own telemetry then stays offline too

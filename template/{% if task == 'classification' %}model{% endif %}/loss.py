@@ -1,18 +1,7 @@
-"""Loss functions, named by ``loss.type`` in config.json; ``loss.args`` are passed to them."""
+"""Loss functions, named by ``loss.type`` in config.json; ``loss.args`` are passed to them. Here
+torch's own: nll_loss for models that return log-probabilities (MnistModel), cross_entropy (with
+``label_smoothing``) for those that return logits (MnistNet)."""
 
-import torch
-import torch.nn.functional as F
+from torch.nn.functional import cross_entropy, nll_loss
 
 __all__ = ["nll_loss", "cross_entropy"]
-
-
-def nll_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """For models that return log-probabilities (MnistModel)."""
-    return F.nll_loss(output, target)
-
-
-def cross_entropy(
-    output: torch.Tensor, target: torch.Tensor, label_smoothing: float = 0.0
-) -> torch.Tensor:
-    """For models that return logits (MnistNet)."""
-    return F.cross_entropy(output, target, label_smoothing=label_smoothing)

@@ -1,4 +1,5 @@
-"""Metrics for config.json's ``metrics``: torchmetrics counts, so exact over a whole epoch."""
+"""Metrics for config.json's ``metrics``: torchmetrics counts, so exact over a whole epoch.
+accuracy and top_k_acc count every sample alike; precision, recall and f1 average the classes."""
 
 from torchmetrics import Metric, classification
 
@@ -7,7 +8,6 @@ NUM_CLASSES = 10
 
 
 def accuracy(num_classes: int = NUM_CLASSES) -> Metric:
-    """Share of samples whose highest-scoring class is the target."""
     return classification.MulticlassAccuracy(num_classes, average="micro", validate_args=False)
 
 
@@ -19,15 +19,12 @@ def top_k_acc(num_classes: int = NUM_CLASSES, k: int = 3) -> Metric:
 
 
 def precision(num_classes: int = NUM_CLASSES) -> Metric:
-    """Precision per class, averaged over classes (macro)."""
     return classification.MulticlassPrecision(num_classes, average="macro", validate_args=False)
 
 
 def recall(num_classes: int = NUM_CLASSES) -> Metric:
-    """Recall per class, averaged over classes (macro)."""
     return classification.MulticlassRecall(num_classes, average="macro", validate_args=False)
 
 
 def f1(num_classes: int = NUM_CLASSES) -> Metric:
-    """F1 score per class, averaged over classes (macro)."""
     return classification.MulticlassF1Score(num_classes, average="macro", validate_args=False)

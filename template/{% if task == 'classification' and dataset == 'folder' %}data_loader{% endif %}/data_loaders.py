@@ -41,9 +41,9 @@ class ImageFolderDataLoader(FolderDataLoader):
             raise InputError(f"{train}: no class folders; put each class's images in train/NAME/")
         unknown = sorted({p.name for p in folder.iterdir() if p.is_dir()} - set(self.class_names))
         if unknown:
+            fix = "add its training images there or remove the folder"
             raise InputError(
-                f"{folder / unknown[0]}: class {unknown[0]!r} is not in {train}; "
-                "add its training images there or remove the folder"
+                f"{folder / unknown[0]}: class {unknown[0]!r} is not in {train}; {fix}"
             )
         files, targets = [], []
         for label, name in enumerate(self.class_names):

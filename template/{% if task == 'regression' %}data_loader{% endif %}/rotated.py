@@ -20,11 +20,8 @@ def rotate(images: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
 
 
 class RotatedMnistDataset(MnistDataset):
-    """MNIST digit ``i`` rotated by a fixed random angle ``angles[i]``, rotated batch by batch.
-
-    The angles are uniform in [-max_angle, max_angle] degrees and follow from ``angle_seed``
-    alone, so every run sees the same rotations.
-    """
+    """MNIST digit ``i`` rotated (batch by batch) by ``angles[i]``, uniform in [-max_angle,
+    max_angle] degrees and fixed by ``angle_seed``: every run sees the same rotations."""
 
     def __init__(
         self,

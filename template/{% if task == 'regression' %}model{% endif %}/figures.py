@@ -1,16 +1,12 @@
-"""Figures of an angle regressor's results: predicted against true angle for every sample.
-
-test.py saves them as PNG files beside test_metrics.json; the trainer sends them to the experiment
-logger during validation every ``trainer.figure_period`` epochs.
-"""
+"""A regressor's figures (test.py's PNGs; the logger's every ``trainer.figure_period`` epochs):
+predicted against true angle for every sample."""
 
 import torch
 from matplotlib.figure import Figure
 
 
 class Figures:
-    """Keeps every prediction and target (on the model's device until drawn); ``class_names``:
-    the data loader's target names, for the axes."""
+    """Every prediction and target (on the model's device until drawn), axes by target name."""
 
     def __init__(self, class_names: list[str] = ["angle"]) -> None:  # noqa: B006
         self.names = class_names

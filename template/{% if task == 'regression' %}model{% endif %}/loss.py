@@ -1,20 +1,8 @@
 """Loss functions, named by ``loss.type`` in config.json; ``loss.args`` are passed to them.
+Outputs and targets: angles in degrees, (B,). Here torch's own: mse_loss, or smooth_l1_loss,
+squared below ``beta`` degrees and absolute above, so that the large errors of ambiguous digits
+(a 0 or a 1 looks alike at many angles) do not dominate the gradient."""
 
-Outputs and targets are angles in degrees, both of shape (B,).
-"""
-
-import torch
-import torch.nn.functional as F
+from torch.nn.functional import mse_loss, smooth_l1_loss
 
 __all__ = ["mse_loss", "smooth_l1_loss"]
-
-
-def mse_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean squared error, in square degrees."""
-    return F.mse_loss(output, target)
-
-
-def smooth_l1_loss(output: torch.Tensor, target: torch.Tensor, beta: float = 1.0) -> torch.Tensor:
-    """Squared below ``beta`` degrees, absolute above: large errors of ambiguous digits
-    (a 0 or a 1 looks alike at many angles) do not dominate the gradient."""
-    return F.smooth_l1_loss(output, target, beta=beta)

@@ -53,20 +53,11 @@ class CsvFolderDataLoader(FolderDataLoader):
             files.append(folder / row["file"])
             if not files[-1].is_file():
                 raise InputError(f"{path}, line {line}: {files[-1]} not found; fix the file column")
-            try:
-                values.append([float(row[name]) for name in names])
-            except ValueError:
-                bad = next(n for n in names if not is_number(row[n]))
-                raise InputError(
-                    f"{path}, line {line}: {bad} is {row[bad]!r}, not a number; fix the value"
-                ) from None
-        targets = torch.tensor(values)
+            for name in names:
+                try:
+                    values.append(float(row[name]))
+                except ValueError:
+                    bad = f"{name} is {row[name]!r}, not a number"
+                    raise InputError(f"{path}, line {line}: {bad}; fix the value") from None
+        targets = torch.tensor(values).view(len(files), len(names))
         return files, targets.squeeze(1) if len(names) == 1 else targets
-
-
-def is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True

@@ -9,13 +9,9 @@ MAX_SHIFT = 8  # the left digit starts at column 0..8, the right one at column 2
 
 
 class DigitCanvasDataset(MnistDataset):
-    """Canvases (28 x 56) of two MNIST digits each, labelled per pixel, built batch by batch.
-
-    The layout is fixed by ``layout_seed``: canvas ``i`` always shows the same two digits at the
-    same places, and every digit of the split is used exactly once. A pixel whose intensity reaches
-    ``ink_threshold`` (of 255) is labelled with the class of the brighter digit there, plus one;
-    every other pixel is background (0).
-    """
+    """Canvases (28 x 56) of two MNIST digits each, built batch by batch, every digit used once
+    in a layout fixed by ``layout_seed``. A pixel of at least ``ink_threshold`` (of 255) has the
+    class of the brighter digit there plus one; every other pixel is background (0)."""
 
     def __init__(
         self,

@@ -1,8 +1,5 @@
-"""Figures of a segmentation model's results: input, true mask and predicted mask of a few canvases.
-
-test.py saves them as PNG files beside test_metrics.json; the trainer sends them to the experiment
-logger during validation every ``trainer.figure_period`` epochs.
-"""
+"""A segmentation model's figures (test.py's PNGs; the logger's every ``trainer.figure_period``
+epochs): input, true mask and predicted mask of a few canvases."""
 
 import matplotlib
 import torch
@@ -17,8 +14,7 @@ COLORS = ListedColormap(["black", *matplotlib.colormaps["tab20"].colors]).with_e
 
 
 class Figures:
-    """Keeps the first ``SHOWN`` samples evaluated (copied to the CPU once), then draws them with
-    the data loader's ``class_names`` in the legend."""
+    """The first ``SHOWN`` samples evaluated (copied to the CPU once), legend by class name."""
 
     def __init__(self, class_names: list[str] = ["bg", *"0123456789"]) -> None:  # noqa: B006
         self.names = class_names

@@ -1,18 +1,12 @@
 """Loss functions, named by ``loss.type`` in config.json; ``loss.args`` are passed to them.
-
-Outputs are per-pixel logits (B, C, H, W); targets are class indices (B, H, W), or -100 where a
-mask holds its ignore value: no loss counts those pixels.
-"""
+Outputs: logits (B, C, H, W); targets: class indices (B, H, W), -100 (ignored) where a mask holds
+its ignore value."""
 
 import torch
 import torch.nn.functional as F
+from torch.nn.functional import cross_entropy  # mean over all pixels
 
 __all__ = ["cross_entropy", "dice_loss", "cross_entropy_dice"]
-
-
-def cross_entropy(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean cross-entropy over all pixels."""
-    return F.cross_entropy(output, target)
 
 
 def dice_loss(output: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:

@@ -1,8 +1,5 @@
-"""Segmentation metrics, named in config.json's ``metrics`` list.
-
-Each one sums a confusion matrix of pixel counts over the epoch and computes its score from it once,
-so every value is exact over the whole epoch, however it was split into batches.
-"""
+"""Metrics for config.json's ``metrics``: scores of a confusion matrix of pixels summed over the
+epoch, so exact over a whole epoch."""
 
 import torch
 from torchmetrics import Metric

@@ -1,5 +1,7 @@
 """Models that label every pixel of a digit canvas."""
 
+from itertools import pairwise
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -17,31 +19,17 @@ def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
 
 
 class UNet(BaseModel):
-    """A small U-Net: three encoder levels, a decoder that upsamples and concatenates the encoder's
-    features of the same size, and per-pixel class logits (B, num_classes, H, W).
-
-    To be quick on a CPU it works at half resolution and below: ``pixel_unshuffle`` folds each
-    2 x 2 block of pixels into 4 channels first, and ``pixel_shuffle`` unfolds the decoder's
-    output. A per-pixel head then sees each input pixel next to its features, so the edges of the
-    strokes stay exact. H and W must be even; ``width`` a multiple of 4. Weights and activations
-    are channels-last, the memory layout that oneDNN (CPU) and cuDNN (GPU with AMP) convolve
-    fastest.
-    """
+    """A small U-Net (three levels) giving per-pixel class logits (B, num_classes, H, W). Quick
+    on a CPU: it works at half resolution (``pixel_unshuffle`` folds 2 x 2 pixels into channels),
+    and a per-pixel head sees each input pixel beside its features, so stroke edges stay exact.
+    H and W must be even, ``width`` a multiple of 4; channels-last, as oneDNN and cuDNN like."""
 
     def __init__(self, num_classes: int = 11, width: int = 16, in_channels: int = 1):
         super().__init__()
-        self.encoder = nn.ModuleList(
-            [
-                double_conv(4 * in_channels, width),  # 1/2 size
-                double_conv(width, 2 * width),  # 1/4
-                double_conv(2 * width, 4 * width),  # 1/8
-            ]
-        )
-        self.decoder = nn.ModuleList(
-            [
-                nn.Sequential(*conv_bn_relu(6 * width, 2 * width)),  # 1/4
-                nn.Sequential(*conv_bn_relu(3 * width, width)),  # 1/2
-            ]
+        sizes = [4 * in_channels, width, 2 * width, 4 * width]  # at 1/2, 1/4 and 1/8 size
+        self.encoder = nn.ModuleList(double_conv(*pair) for pair in pairwise(sizes))
+        self.decoder = nn.ModuleList(  # back to 1/4, then 1/2 size
+            nn.Sequential(*conv_bn_relu(sizes[i] + sizes[i + 1], sizes[i])) for i in (2, 1)
         )
         self.head = nn.Sequential(
             nn.Conv2d(in_channels + width // 4, 2 * width, kernel_size=1),

@@ -17,20 +17,18 @@ class MaskDataset(FolderDataset):
     """Images and their masks (uint8 class ids), both checked when first read."""
 
     def target(self, i: int, image: torch.Tensor) -> Any:
-        path, classes = self.targets[i], len(self.args["class_names"])
+        path, ignore = self.targets[i], self.args["ignore_value"]
+        classes = len(self.args["class_names"])
         mask = read_image(path, 1)[0]
         if mask.shape != image.shape[-2:]:
-            raise InputError(
-                f"{path}: mask of {tuple(mask.shape)} pixels but its image {self.files[i]} has "
-                f"{tuple(image.shape[-2:])}; make the mask the size of its image"
-            )
-        wrong = mask[(mask >= classes) & (mask != self.args["ignore_value"])].unique()
+            sizes = f"mask of {tuple(mask.shape)} pixels but its image {self.files[i]} has"
+            fix = "make the mask the size of its image"
+            raise InputError(f"{path}: {sizes} {tuple(image.shape[-2:])}; {fix}")
+        wrong = mask[(mask >= classes) & (mask != ignore)].unique()
         if len(wrong):
-            raise InputError(
-                f"{path}: values {wrong.tolist()[:5]} are neither classes (0..{classes - 1}, "
-                f"data_loader.args.class_names) nor ignore_value {self.args['ignore_value']}; "
-                "fix the mask, or add class names"
-            )
+            known = f"classes (0..{classes - 1}, data_loader.args.class_names) nor ignore_value"
+            fix = f"{ignore}; fix the mask, or add class names"
+            raise InputError(f"{path}: values {wrong.tolist()[:5]} are neither {known} {fix}")
         return tv_tensors.Mask(mask)
 
     def as_target(self, target: torch.Tensor) -> Any:
