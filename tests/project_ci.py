@@ -25,14 +25,16 @@ def ci_step(project: Path, name: str) -> dict[str, Any]:
     return step
 
 
-def run_ci_step(project: Path, name: str, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_ci_step(
+    project: Path, name: str, timeout: float = 900, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """Run a step's commands in ``project`` as GitHub does (bash -e), with this environment's
-    tools (pytest, ruff) standing in for the ones CI installs."""
+    tools (pytest, ruff) standing in for the ones CI installs; ``env`` adds variables."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", ci_step(project, name)["run"]],
         cwd=project,
-        env={**os.environ, "PATH": path},
+        env={**os.environ, "PATH": path, **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

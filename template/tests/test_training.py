@@ -138,6 +138,7 @@ def test_cli_flags_overrides_and_progress_lines(base_config: dict):
     result = run_script("train.py", *args, "--lr", "0.002", "--bs", "64", "trainer.epochs=1")
     assert result.returncode == 0, result.stderr
     assert "Train epoch 1 [0/" in result.stdout  # not a terminal: plain progress lines
+    assert "findfont" not in result.stdout  # verbosity 2 shows our debug lines, not matplotlib's
     (run,) = run_dirs(Path(base_config["trainer"]["save_dir"]))
     saved = json.loads((run / "config.json").read_text())
     assert saved["optimizer"]["args"]["lr"] == 0.002
