@@ -159,7 +159,8 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def set_by_path(config: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``config['a']['b'] = value`` for key ``'a.b'``; ``'+a.b'`` may add a missing key."""
+    """Set ``config['a']['b'] = value`` for key ``'a.b'``; ``'+a.b'`` may add a missing key. A value
+    of another type than the old one is refused (an int for a float is fine)."""
     *parents, last = parts = key.lstrip("+").split(".")
     node: Any = config
     for depth, part in enumerate(parts):
@@ -175,4 +176,9 @@ def set_by_path(config: dict[str, Any], key: str, value: Any) -> None:
             )
         if depth < len(parents):
             node = node[part]
+    old, kinds = node.get(last), (type(node.get(last)), type(value))
+    if None not in (old, value) and kinds[0] is not kinds[1] and kinds != (float, int):
+        raise InputError(
+            f"{key.lstrip('+')}: expected {kinds[0].__name__} like {old!r}, got {value!r}"
+        )
     node[last] = value

@@ -82,7 +82,7 @@ def prepare(case: str, run: dict, tmp: Path) -> list[str]:
         "negative epochs": lambda: [*config, "trainer.epochs=-1"],
         "no gradient accumulation steps": lambda: [*config, "trainer.grad_accum_steps=0"],
         "unknown override key": lambda: [*config, "trainer.epoch=1"],
-        "override of the wrong type": lambda: [*config, "trainer.epochs=many"],
+        "override of the wrong type": lambda: [*config, "optimizer.args.lr=high"],
         "missing mnist file": lambda: [
             *config,
             f"data_loader.args.data_dir={tmp}",
@@ -168,7 +168,7 @@ CASES = {  # case: parts of the one-line message
     "negative epochs": ["trainer.epochs: must be an integer >= 1, got -1"],
     "no gradient accumulation steps": ["trainer.grad_accum_steps: must be an integer >= 1, got 0"],
     "unknown override key": ["unknown config key trainer.epoch; did you mean trainer.epochs?"],
-    "override of the wrong type": ["trainer.epochs: must be an integer >= 1, got 'many'"],
+    "override of the wrong type": ["optimizer.args.lr: expected float like", "got 'high'"],
     "missing mnist file": [
         "train-images-idx3-ubyte.gz: file not found",
         "set data_loader.args.download=true",

@@ -65,6 +65,15 @@ def test_init_obj_builds_with_config_args_and_kwargs_win():
 
 
 @pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [(10, "ten", "int"), (10, 2.5, "int"), (True, 1, "bool"), ("a", 1, "str"), (0.1, "x", "float")],
+)
+def test_override_of_the_wrong_type_is_refused(old, new, expected):
+    with pytest.raises(InputError, match=f"trainer.value: expected {expected} like"):
+        set_by_path({"trainer": {"value": old}}, "trainer.value", new)
+
+
+@pytest.mark.parametrize(
     ("key", "value", "message"),
     [
         ("trainer.grad_accum_steps", 0, "trainer.grad_accum_steps: must be an integer >= 1, got 0"),
