@@ -20,9 +20,7 @@ def main(config: ConfigParser) -> None:
         evaluate_checkpoint(config, device)
 
 
-def evaluate_checkpoint(
-    config: ConfigParser, device: torch.device, batches: int | None = None
-) -> None:
+def evaluate_checkpoint(config: ConfigParser, device: torch.device, batches: int = 0) -> None:
     """Evaluate on the test split (its first ``batches`` only, if given; train.py --fast-dev-run)
     with the EMA weights when the run kept them; under torchrun each process takes a shard."""
     logger = logging.getLogger("test")
@@ -30,9 +28,9 @@ def evaluate_checkpoint(
     model = load_model(config).to(device)
     logger.info(model)
 
-    tracker = MetricTracker(config.init_metrics(len(data_loader.class_names))).to(device)
+    tracker = MetricTracker(config.init_metrics(len(data_loader.class_names)), device)
     figures = Figures(data_loader.class_names)  # under DDP: drawn from the main process's shard
-    data = islice(data_loader, batches)  # None: all of it
+    data = islice(data_loader, batches or None)  # 0: all of it
     results = evaluate(model, data, config.init_ftn("loss"), tracker, device, figures.update)
     if not distributed.is_main():
         return

@@ -1,10 +1,7 @@
 """Train a model: ``python train.py -c config.json [KEY.PATH=VALUE ...]``."""
 
 import argparse
-import functools
-import inspect
 import logging
-import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -14,7 +11,6 @@ import torch
 from torch import nn
 
 from logger import ExperimentWriter, setup_logging
-from model.figures import Figures
 from parse_config import ConfigParser, cli_parser, run_cli
 from trainer import Trainer
 from utils import distributed
@@ -99,21 +95,8 @@ def build_trainer(config: ConfigParser, device: torch.device) -> Trainer:
     if args.init_from:
         load_weights(model, read_weights(args.init_from), args.init_from, settings["init_strict"])
     freeze(model, settings["freeze"])
-    model.to(device)
     logging.getLogger("train").info(model)
-    optimizer = config.init_obj("optimizer", [p for p in model.parameters() if p.requires_grad])
-    steps = math.ceil((settings["len_epoch"] or len(data_loader)) / settings["grad_accum_steps"])
-    trainer = Trainer(
-        model,
-        config.init_ftn("loss"),
-        config.init_metrics(len(data_loader.class_names)),
-        optimizer,
-        config=config,
-        data_loader=data_loader,
-        valid_data_loader=data_loader.split_validation(),
-        lr_scheduler=build_lr_scheduler(config, optimizer, steps),
-        figures=functools.partial(Figures, data_loader.class_names),
-    )
+    trainer = Trainer(model.to(device), config, data_loader)
     if args.overfit_batches:  # the same fixed batches, for training and validation
         trainer.valid_data_loader = list(islice(data_loader, args.overfit_batches))
         trainer.data_loader = cycle(trainer.valid_data_loader)
@@ -125,37 +108,20 @@ def build_trainer(config: ConfigParser, device: torch.device) -> Trainer:
 
 def freeze(model: nn.Module, prefixes: list[str]) -> None:
     """Keep the parameters whose names start with one of ``prefixes`` as they are."""
-    names = [name for name, _ in model.named_parameters()]
+    parameters = dict(model.named_parameters())
     for prefix in prefixes:
-        if not any(name.startswith(prefix) for name in names):
-            tops = ", ".join(sorted({name.split(".")[0] for name in names}))
+        matched = [p for name, p in parameters.items() if name.startswith(prefix)]
+        if not matched:
+            tops = ", ".join(sorted({name.split(".")[0] for name in parameters}))
             raise InputError(
                 f"trainer.freeze: {prefix!r} matches no parameter of {type(model).__name__}; "
                 f"its names start with {tops}"
             )
-    for name, parameter in model.named_parameters():
-        if name.startswith(tuple(prefixes)):
+        for parameter in matched:
             parameter.requires_grad_(False)
     if prefixes:
         frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
         logging.getLogger("train").info(f"Frozen: {frozen} parameters ({', '.join(prefixes)})")
-
-
-def build_lr_scheduler(
-    config: ConfigParser, optimizer: torch.optim.Optimizer, steps_per_epoch: int
-) -> torch.optim.lr_scheduler.LRScheduler | None:
-    """The configured scheduler, if any; one stepped per optimizer step that takes
-    ``total_steps`` (OneCycleLR) gets the run's length."""
-    schedule = config["lr_scheduler"]
-    if schedule is None:
-        return None
-    takes = inspect.signature(config.factory("lr_scheduler")).parameters
-    length = {}
-    if schedule["interval"] == "step" and "total_steps" in takes:
-        length["total_steps"] = config["trainer"]["epochs"] * steps_per_epoch
-    if schedule["type"] == "ReduceLROnPlateau":  # its mode follows the monitor
-        length["mode"] = config["trainer"]["monitor"].split()[0]
-    return config.init_obj("lr_scheduler", optimizer, **length)
 
 
 def parser() -> argparse.ArgumentParser:

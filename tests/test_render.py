@@ -30,7 +30,6 @@ DEFAULT_FILES = {
     "base/__init__.py",
     "base/base_data_loader.py",
     "base/base_model.py",
-    "base/base_trainer.py",
     "data_loader/__init__.py",
     "data_loader/data_loaders.py",
     "data_loader/images.py",

@@ -218,7 +218,7 @@ def test_update_applies_template_changes(updated):
     assert "self.fc1(torch.flatten(x, 1))" in model and "self.fc1(x.flatten(1))" not in model
     assert json.loads((project / "config.json").read_text())["trainer"]["early_stop"] == 5
     assert (project / ".github/workflows/ci.yml").read_text() == (REPO / CI_WORKFLOW).read_text()
-    trainer = (project / "base/base_trainer.py").read_text()
+    trainer = (project / "trainer/trainer.py").read_text()
     assert 'settings["checkpoint_period"]' in trainer and "save_period" not in trainer
     assert "`trainer.checkpoint_period`" in (project / "README.md").read_text()
     answers = yaml.safe_load((project / ".copier-answers.yml").read_text())

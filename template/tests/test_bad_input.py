@@ -105,7 +105,9 @@ def prepare(case: str, run: dict, tmp: Path) -> list[str]:
         "pickled object checkpoint": lambda: ["-r", saved("obj.pth", {**state, "arch": Path("x")})],
         "checkpoint of another arch": lambda: [
             "-r",
-            saved("other.pth", {**state, "arch": "OtherNet"}),
+            saved(
+                "other.pth", {**state, "arch": "OtherNet", "state_dict": {"fc.w": torch.ones(2)}}
+            ),
         ],
         "checkpoint weights do not fit": lambda: [
             "-r",
@@ -183,7 +185,7 @@ CASES = {  # case: parts of the one-line message
     "text file as checkpoint": ["notes.pth: not a readable checkpoint"],
     "truncated checkpoint": ["cut.pth: not a readable checkpoint", "truncated or corrupt"],
     "pickled object checkpoint": ["obj.pth: refused, loading it would run code", "PosixPath"],
-    "checkpoint of another arch": ["other.pth: the checkpoint holds a OtherNet but arch.type is"],
+    "checkpoint of another arch": ["other.pth: its weights do not fit arch of the config (Missing"],
     "checkpoint weights do not fit": ["shapes.pth: its weights do not fit arch of the config"],
     "resume path missing": ["model_best.pth: checkpoint not found"],
     "init-from not a checkpoint": ["weights.pth: not a checkpoint written by train.py"],

@@ -12,6 +12,7 @@ import model.model
 import train
 from parse_config import ConfigParser, parse_override, set_by_path
 from tests.conftest import PROJECT
+from trainer.trainer import build_lr_scheduler
 from utils.util import InputError, read_json
 
 
@@ -143,7 +144,7 @@ def test_lookups_offer_only_the_choices_of_each_section():
 def test_lr_scheduler_null_means_no_scheduler():
     config = ConfigParser(project_config(lr_scheduler=None))
     optimizer = config.init_obj("optimizer", [torch.nn.Parameter(torch.zeros(2))])
-    assert train.build_lr_scheduler(config, optimizer, steps_per_epoch=10) is None
+    assert build_lr_scheduler(config, optimizer, steps_per_epoch=10) is None
 
 
 def test_init_ftn_binds_arguments():

@@ -23,19 +23,16 @@ def make_trainer(tmp_path: Path, batch_size: int, optimizer: str = "AdamW", **se
     loader = BaseDataLoader(
         TensorDataset(inputs, targets), batch_size, shuffle=True, validation_split=0, num_workers=0
     )
+    loader.class_names = ["y"]
     model = nn.Sequential(nn.Linear(8, 16), nn.Tanh(), nn.Linear(16, 1))
     config = json.loads((PROJECT / "config.json").read_text())
-    config["lr_scheduler"] = None
-    config["trainer"].update(epochs=1, monitor="off", save_dir=str(tmp_path), **settings)
-    optimizer_class = getattr(torch.optim, optimizer)
-    return Trainer(
-        model,
-        nn.functional.mse_loss,
-        {},
-        optimizer_class(model.parameters(), lr=0.01),
-        config=ConfigParser(config),
-        data_loader=loader,
+    config.update(
+        lr_scheduler=None, metrics=[], optimizer={"type": optimizer, "args": {"lr": 0.01}}
     )
+    config["trainer"].update(epochs=1, monitor="off", save_dir=str(tmp_path), **settings)
+    trainer = Trainer(model, ConfigParser(config), loader)
+    trainer.criterion = nn.functional.mse_loss
+    return trainer
 
 
 def parameters(trainer: Trainer) -> list[torch.Tensor]:
@@ -100,14 +97,7 @@ def test_a_data_loader_that_cannot_resume_exactly_is_refused(tmp_path):
     trainer = make_trainer(tmp_path, batch_size=8)
     plain = DataLoader(TensorDataset(torch.randn(8, 8), torch.randn(8, 1)), batch_size=4)
     with pytest.raises(TypeError, match="needs a data loader whose batch_sampler is an Epoch"):
-        Trainer(
-            trainer.model,
-            nn.functional.mse_loss,
-            {},
-            trainer.optimizer,
-            config=trainer.config,
-            data_loader=plain,
-        )
+        Trainer(trainer.model, trainer.config, plain)
 
 
 def test_processes_to_launch_follows_n_gpu_and_the_gpus_there():

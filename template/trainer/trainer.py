@@ -1,76 +1,128 @@
-"""The training loop: one epoch of optimisation, then one pass over the validation data."""
+"""The trainer: epochs of optimisation and validation, monitoring, early stopping, checkpoints
+that resume exactly, and stopping cleanly on SIGINT/SIGTERM."""
 
+import inspect
+import logging
 import math
+import signal
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.optim import Optimizer
-from torch.optim.lr_scheduler import LRScheduler
+from torch.optim.lr_scheduler import ReduceLROnPlateau
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from torch.utils.data import DataLoader
-from torchmetrics import Metric
 from tqdm import tqdm
 
-from base import BaseTrainer, EpochBatchSampler
-from base.base_trainer import check_finite
+from base import BaseDataLoader, EpochBatchSampler
+from logger import ExperimentWriter, create_writer
+from model.figures import Figures
 from model.predictions import TASK
-from utils import distributed
-from utils.checkpoint import load_weights
+from utils import distributed, util
+from utils.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from utils.metric_tracker import MetricTracker
-from utils.util import InputError, inf_loop, rng_state, set_rng_state
-
-Criterion = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from utils.util import InputError, TrainingInterrupted, inf_loop, result_lines
 
 
-class Trainer(BaseTrainer):
-    """Trains on ``data_loader`` (an epoch: one pass, or ``trainer.len_epoch`` batches of an
-    endless loop), validates after each one; ``figures()`` makes a model/figures.py collector."""
+class Trainer:
+    """Trains ``model`` on ``data_loader`` (an epoch: one pass, or ``trainer.len_epoch`` batches of
+    an endless loop), validates after each epoch, keeps the best model by ``trainer.monitor`` and
+    saves checkpoints; loss, metrics, optimizer and schedule come from the config. Every key that
+    ``_train_epoch`` returns is logged and can be monitored. Nothing is written before ``train()``.
+    """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        criterion: Criterion,
-        metrics: dict[str, Metric],
-        optimizer: Optimizer,
-        config: Any,
-        data_loader: DataLoader,
-        valid_data_loader: DataLoader | None = None,
-        lr_scheduler: LRScheduler | None = None,
-        figures: Callable[[], Any] | None = None,
-    ):
-        super().__init__(model, optimizer, lr_scheduler, config)
+    def __init__(self, model: nn.Module, config: Any, data_loader: BaseDataLoader):
         if not isinstance(data_loader.batch_sampler, EpochBatchSampler):  # it holds the position
             raise TypeError("needs a data loader whose batch_sampler is an EpochBatchSampler")
-        self.criterion, self.figures, self.sampler = criterion, figures, data_loader.batch_sampler
-        self.class_names = getattr(data_loader, "class_names", None)  # checkpoints keep them
-        self.valid_data_loader = valid_data_loader
-        self.len_epoch = self.settings["len_epoch"] or len(data_loader)
-        self.data_loader = inf_loop(data_loader) if self.settings["len_epoch"] else data_loader
-        self.accum_steps = self.settings["grad_accum_steps"]
-        schedule = config["lr_scheduler"] if lr_scheduler else {"interval": None, "warmup_steps": 0}
-        self.scheduler_per_step = schedule["interval"] == "step"
-        self.warmup_steps = schedule["warmup_steps"]
-        self.train_metrics = MetricTracker(metrics).to(self.device)
-        self.valid_metrics = MetricTracker(metrics, prefix="val_").to(self.device)
+        self.model, self.config = model, config
+        settings = self.settings = config["trainer"]
+        self.device = next(model.parameters()).device
+        self.logger = logging.getLogger("trainer")
+        self.writer = ExperimentWriter()
+        self.create_writer = create_writer  # train.py --fast-dev-run: no logger run
+        self.epochs = settings["epochs"]
+        self.monitor_mode, _, self.monitor_metric = settings["monitor"].partition(" ")
+        self.monitor_best = math.inf if self.monitor_mode == "min" else -math.inf
+        self.not_improved, self.start_epoch, self.start_batch = 0, 1, 0  # batch > 0: mid-epoch
+        self.stop_signal: int | None = None
+        # sees each epoch's results after its checkpoints; True stops training (tune.py prunes)
+        self.on_epoch: Callable[[dict[str, float]], bool] | None = None
+        self.len_epoch = settings["len_epoch"] or len(data_loader)
+        self.accum_steps = settings["grad_accum_steps"]
+        self.steps_per_epoch = math.ceil(self.len_epoch / self.accum_steps)
+        trainable = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = config.init_obj("optimizer", trainable)
+        self.lr_scheduler = build_lr_scheduler(config, self.optimizer, self.steps_per_epoch)
+        self.criterion = config.init_ftn("loss")
+        self.sampler, self.class_names = data_loader.batch_sampler, data_loader.class_names
+        self.data_loader = inf_loop(data_loader) if settings["len_epoch"] else data_loader
+        self.valid_data_loader = data_loader.split_validation()
+        metrics = config.init_metrics(len(self.class_names))
+        self.train_metrics = MetricTracker(metrics, self.device)
+        self.valid_metrics = MetricTracker(metrics, self.device, prefix="val_")
+        schedule = config["lr_scheduler"] or {}
+        self.scheduler_per_step = schedule.get("interval") == "step"
+        self.warmup_steps = schedule.get("warmup_steps", 0)
         # batches and optimizer steps of the whole run: the data position, the warm-up
         self.batches_done = self.steps_done = 0
         self.ema = None  # the EMA validates, and is model_best.pth's score
-        if decay := self.settings["ema_decay"]:
+        if decay := settings["ema_decay"]:
             average = get_ema_multi_avg_fn(decay)
             self.ema = AveragedModel(model, multi_avg_fn=average, use_buffers=True)
-        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.settings["amp"])
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.settings["amp"] == "fp16")
+        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(settings["amp"])
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=settings["amp"] == "fp16")
         self.network = model  # what the training step calls
         if distributed.is_distributed():
             device_ids = [self.device] if self.device.type == "cuda" else None
             self.network = DistributedDataParallel(model, device_ids=device_ids)
-        if self.settings["compile"]:
+        if settings["compile"]:
             self.network = torch.compile(self.network)
+
+    def train(self) -> None:
+        """Train from where the run stands to ``trainer.epochs``, stopping early if asked to."""
+        self.config.start_run()
+        if distributed.is_main():  # other DDP processes keep the base writer, which records nothing
+            self.writer = self.create_writer(self.config)
+        self.writer.log_config(self.config.config)
+        stops = (signal.SIGINT, signal.SIGTERM)
+        previous = {sig: signal.signal(sig, self._request_stop) for sig in stops}
+        try:
+            for epoch in range(self.start_epoch, self.epochs + 1):
+                if self._run_epoch(epoch):
+                    break
+        finally:
+            self.writer.close()
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+    def _run_epoch(self, epoch: int) -> bool:
+        """Train, log, monitor and checkpoint one epoch; True when training should stop."""
+        log = {"epoch": epoch, **self._train_epoch(epoch)}
+        for line in result_lines(log):
+            self.logger.info(line)
+        check_finite(log, f"in epoch {epoch}")
+        improved = self._update_monitor(log)
+        if self.lr_scheduler is not None and self.config["lr_scheduler"]["interval"] == "epoch":
+            if isinstance(self.lr_scheduler, ReduceLROnPlateau):  # needs the monitored value
+                self.lr_scheduler.step(log[self.monitor_metric])
+            else:
+                self.lr_scheduler.step()
+        if epoch % self.settings["save_period"] == 0:
+            self._save_checkpoint(f"checkpoint-epoch{epoch}.pth", epoch)
+            self._remove_old_checkpoints()
+        if improved:
+            self.writer.log_best_model(self._save_checkpoint("model_best.pth", epoch))
+        self._stop_if_requested(epoch)
+        stop = self.on_epoch is not None and self.on_epoch(log)
+        if not stop and 0 < self.settings["early_stop"] <= self.not_improved:
+            self.logger.info(f"Early stop: didn't improve for {self.not_improved} epochs")
+            return True
+        return stop
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         self.network.train()
@@ -135,7 +187,7 @@ class Trainer(BaseTrainer):
     def _valid_epoch(self, epoch: int) -> dict[str, float]:
         period = self.settings["figure_period"]
         draws = period > 0 and (epoch % period == 0 or epoch == self.epochs)
-        figures = self.figures() if draws and self.figures and distributed.is_main() else None
+        figures = Figures(self.class_names) if draws and distributed.is_main() else None
         model = self.ema.module if self.ema else self.model
         observe = figures.update if figures is not None else None
         log = evaluate(
@@ -162,6 +214,73 @@ class Trainer(BaseTrainer):
                 f"{100.0 * batch_idx / self.len_epoch:3.0f}%] loss {loss_value:.6f}"
             )
 
+    def _update_monitor(self, log: dict[str, float]) -> bool:
+        """Track the monitored value; True when this epoch is the best so far."""
+        if self.monitor_mode == "off":
+            return False
+        if self.monitor_metric not in log:
+            raise InputError(
+                f"trainer.monitor: {self.monitor_metric!r} is never logged; "
+                f"choose one of {', '.join(k for k in log if k != 'epoch')}"
+            )
+        sign = 1 if self.monitor_mode == "max" else -1
+        if sign * log[self.monitor_metric] > sign * self.monitor_best:
+            self.monitor_best, self.not_improved = log[self.monitor_metric], 0
+            return True
+        self.not_improved += 1
+        return False
+
+    def _request_stop(self, signum: int, frame: Any) -> None:
+        """SIGINT or SIGTERM: stop after the current step, with a checkpoint; twice: stop now."""
+        if self.stop_signal is not None:
+            raise KeyboardInterrupt
+        self.stop_signal = signum
+        self.logger.warning(
+            f"{signal.Signals(signum).name} received: stopping after this step "
+            "(send it again to stop at once, without a checkpoint)"
+        )
+
+    def _stop_if_requested(self, epoch: int, batch: int = 0) -> None:
+        """After ``batch`` batches of ``epoch`` (0: all of it): if asked to stop, save and stop."""
+        if distributed.is_distributed():  # every process stops at the same step
+            requested = torch.tensor(self.stop_signal or 0, device=self.device)
+            self.stop_signal = int(distributed.reduce(requested, "max")) or None
+        if self.stop_signal is None:
+            return
+        suffix = f"-batch{batch}" if batch else ""
+        path = self._save_checkpoint(f"checkpoint-epoch{epoch}{suffix}.pth", epoch, batch)
+        where = f"in epoch {epoch} after batch {batch}" if batch else f"after epoch {epoch}"
+        message = (
+            f"{signal.Signals(self.stop_signal).name}: training stopped {where}; saved {path}; "
+            f"resume with: python train.py -r {path}"
+        )
+        self.logger.warning(message)
+        raise TrainingInterrupted(message, self.stop_signal)
+
+    def resume(self, path: str) -> None:
+        """Continue where the checkpoint at ``path`` stopped."""
+        self.load_state_dict(load_checkpoint(path), str(path))
+        batch = f", batch {self.start_batch + 1}" if self.start_batch else ""
+        self.logger.info(
+            f"Checkpoint {path} loaded; training resumes at epoch {self.start_epoch}{batch}."
+        )
+
+    def _save_checkpoint(self, filename: str, epoch: int, batch: int = 0) -> Path:
+        """Save (on the main process) and return the checkpoint's path."""
+        path = self.config.save_dir / filename
+        if distributed.is_main():
+            save_checkpoint(self.state_dict(epoch, batch), path)
+            self.logger.info(f"Saved checkpoint: {path}")
+        return path
+
+    def _remove_old_checkpoints(self) -> None:
+        """Keep the ``trainer.keep_last`` newest periodic checkpoints (0 keeps all)."""
+        keep = self.settings["keep_last"]
+        if keep and distributed.is_main():
+            periodic = self.config.save_dir.glob("checkpoint-epoch*.pth")
+            for path in sorted(periodic, key=lambda p: p.stat().st_mtime_ns)[:-keep]:
+                path.unlink()
+
     def state_dict(self, epoch: int, batch: int = 0) -> dict[str, Any]:
         """Everything a checkpoint holds, as plain data; ``batch`` > 0 marks a partial epoch. Data
         position, random generators, grad scaler and running metric sums make resuming exact."""
@@ -179,7 +298,7 @@ class Trainer(BaseTrainer):
             "data_position": {"seed": self.sampler.seed, "batches_done": self.batches_done},
             "steps_done": self.steps_done,
             "ema_state_dict": self.ema.state_dict() if self.ema else None,
-            "rng": rng_state(),
+            "rng": util.rng_state(),
             "grad_scaler": self.scaler.state_dict(),  # empty when disabled
             "train_metrics": self.train_metrics.state_dict() if batch else None,
             "class_names": self.class_names,
@@ -187,11 +306,6 @@ class Trainer(BaseTrainer):
 
     def load_state_dict(self, state: dict[str, Any], source: str) -> None:
         """Continue from a checkpoint's state; ``source`` names it in error messages."""
-        if state["arch"] != self.config["arch"]["type"]:
-            raise InputError(
-                f"{source}: the checkpoint holds a {state['arch']} but arch.type is "
-                f"{self.config['arch']['type']}; resume with the config it was trained with"
-            )
         load_weights(self.model, state["state_dict"], source)
         try:
             self.optimizer.load_state_dict(state["optimizer"])
@@ -202,12 +316,12 @@ class Trainer(BaseTrainer):
                 f"{source}: its optimizer or lr_scheduler state does not fit optimizer / "
                 f"lr_scheduler of the config ({err}); resume with the config it was trained with"
             ) from None
-        self.start_batch, self.steps_done = state["batch"], state["steps_done"]
+        self.start_batch, self.steps_done = state["batch"], state.get("steps_done", 0)
         self.start_epoch = state["epoch"] + (0 if self.start_batch else 1)
         self.monitor_best, self.not_improved = state["monitor_best"], state["not_improved"]
         self.batches_done = state["data_position"]["batches_done"]
         self.sampler.set_position(state["data_position"]["seed"], self.batches_done)
-        set_rng_state(state["rng"])
+        util.set_rng_state(state["rng"])
         if self.ema and state["ema_state_dict"] is not None:
             self.ema.load_state_dict(state["ema_state_dict"])
         if state["grad_scaler"]:  # a disabled scaler ignores it
@@ -215,7 +329,7 @@ class Trainer(BaseTrainer):
         if state["train_metrics"] is not None:
             self.train_metrics.load_state_dict(state["train_metrics"])
         scheduled = getattr(self.lr_scheduler, "total_steps", None)
-        needed = self.epochs * math.ceil(self.len_epoch / self.accum_steps)
+        needed = self.epochs * self.steps_per_epoch
         if self.scheduler_per_step and scheduled is not None and scheduled < needed:
             raise InputError(
                 f"{source}: its {type(self.lr_scheduler).__name__} schedule lasts {scheduled} "
@@ -228,7 +342,7 @@ class Trainer(BaseTrainer):
 def evaluate(
     model: nn.Module,
     data_loader: Iterable,
-    criterion: Criterion,
+    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
     tracker: MetricTracker,
     device: torch.device,
     observe: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None,
@@ -244,3 +358,28 @@ def evaluate(
         if observe is not None:
             observe(data, output, target)
     return tracker.result()
+
+
+def check_finite(values: dict[str, float], where: str) -> None:
+    """Stop, before anything is saved, when a loss or metric is NaN or infinite."""
+    for key, value in values.items():
+        if not math.isfinite(value):
+            raise InputError(
+                f"{key} is {value} {where}: training stopped, checkpoints are left as they were; "
+                "lower the learning rate (optimizer.args.lr, lr_scheduler.args) or check the data"
+            )
+
+
+def build_lr_scheduler(config: Any, optimizer: Optimizer, steps_per_epoch: int) -> Any:
+    """The configured scheduler, if any; one stepped per optimizer step that takes
+    ``total_steps`` (OneCycleLR) gets the run's length."""
+    schedule = config["lr_scheduler"]
+    if schedule is None:
+        return None
+    takes = inspect.signature(config.factory("lr_scheduler")).parameters
+    length = {}
+    if schedule["interval"] == "step" and "total_steps" in takes:
+        length["total_steps"] = config["trainer"]["epochs"] * steps_per_epoch
+    if schedule["type"] == "ReduceLROnPlateau":  # its mode follows the monitor
+        length["mode"] = config["trainer"]["monitor"].split()[0]
+    return config.init_obj("lr_scheduler", optimizer, **length)

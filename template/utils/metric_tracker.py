@@ -11,16 +11,11 @@ class MetricTracker:
     short last batch counts exactly as much as its samples; nothing is read back per batch.
     """
 
-    def __init__(self, metrics: dict[str, Metric], prefix: str = ""):
+    def __init__(self, metrics: dict[str, Metric], device: torch.device | str = "cpu", prefix=""):
         self.prefix, self.names = prefix, list(metrics)
         # MeanMetric checks every value for NaN (a host sync) unless told not to
-        self.metrics = {"loss": MeanMetric(nan_strategy="disable")}
-        self.metrics.update({name: metric.clone() for name, metric in metrics.items()})
-
-    def to(self, device: torch.device) -> "MetricTracker":
-        for metric in self.metrics.values():
-            metric.to(device)
-        return self
+        metrics = {"loss": MeanMetric(nan_strategy="disable"), **metrics}
+        self.metrics = {name: metric.clone().to(device) for name, metric in metrics.items()}
 
     def reset(self) -> None:
         for metric in self.metrics.values():
