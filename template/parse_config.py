@@ -24,7 +24,7 @@ import model.model as module_arch
 from logger import setup_logging
 from model.predictions import TASK
 from utils import distributed
-from utils.checkpoint import PROGRAMS, find_checkpoint, load_state
+from utils.checkpoint import find_checkpoint, load_checkpoint
 from utils.util import InputError, TrainingInterrupted, read_json, write_json
 from utils.validation import validate
 
@@ -42,9 +42,8 @@ SECTIONS = {
 class ConfigParser:
     """The run's checked configuration plus the folders it writes to."""
 
-    def __init__(self, config: dict[str, Any], resume: Path | None = None):
-        exported = resume is not None and resume.suffix in PROGRAMS  # runs without model code
-        sections = {k: v for k, v in SECTIONS.items() if k != "arch" or not exported}
+    def __init__(self, config: dict[str, Any], resume: Path | None = None, check_arch: bool = True):
+        sections = {k: v for k, v in SECTIONS.items() if check_arch or k != "arch"}
         validate(config, sections, module_metric)
         self.config = config
         self.resume = resume
@@ -54,7 +53,9 @@ class ConfigParser:
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, argv: list[str]) -> "ConfigParser":
-        """The config of ``-c``/``-r``, then flags and ``KEY.PATH=VALUE`` overrides applied."""
+        """The config of ``-c`` and of ``-r`` (read by ``args.read_state``), then flags and
+        ``KEY.PATH=VALUE`` overrides applied. A file without weights (a program of export.py)
+        runs without the model code: its arch is not checked."""
         if args.device:
             os.environ["CUDA_VISIBLE_DEVICES"] = args.device
         path = args.config or (None if args.resume else "config.json")
@@ -62,15 +63,14 @@ class ConfigParser:
         if not isinstance(config, dict):
             raise InputError(f"{path}: the top level must be a JSON object")
         resume = find_checkpoint(args.resume) if args.resume else None
-        if resume is not None:
-            state = load_state(resume)
-            if state.get("task", TASK) != TASK:
-                raise InputError(f"{resume}: a {state['task']} model; this project is for {TASK}")
-            config = {**state["config"], **config}  # -c's values win
+        state = args.read_state(resume) if resume else {"config": {}}
+        if state.get("task", TASK) != TASK:
+            raise InputError(f"{resume}: a {state['task']} model; this project is for {TASK}")
+        config = {**state["config"], **config}  # -c's values win
         flags = [f"{key}={value}" for key, value in vars(args).items() if "." in key and value]
         for key, value in map(parse_override, flags + args.overrides):
             set_by_path(config, key, value)
-        parsed = cls(config, resume)
+        parsed = cls(config, resume, resume is None or "state_dict" in state)
         parsed.cli_args, parsed.argv = args, argv
         return parsed
 
@@ -127,6 +127,7 @@ def cli_parser(description: str, checkpoint_required: bool = False) -> argparse.
     parser.add_argument("-d", "--device", help="indices of GPUs to use, e.g. 2,3")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("overrides", nargs="*", metavar="KEY.PATH=VALUE", help="config changes")
+    parser.set_defaults(read_state=load_checkpoint)  # what reads -r's file
     return parser
 
 
