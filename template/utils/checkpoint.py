@@ -22,11 +22,10 @@ def save_checkpoint(state: dict[str, Any], path: Path) -> None:
 
 def load_checkpoint(path: str | Path) -> dict[str, Any]:
     """Load a checkpoint on the CPU without running any code stored in it."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: checkpoint not found; pass a .pth file or a run folder")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise InputError(f"{path}: checkpoint not found; pass a .pth file or a folder") from None
     except Exception as err:  # arbitrary bytes make torch.load fail in many ways
         refused = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
         if refused is None:
@@ -35,11 +34,9 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
             f"{path}: refused, loading it would run code stored in the file (it holds a "
             f"{refused[1]}); only load checkpoints written by train.py"
         ) from None
-    missing = [key for key in CHECKPOINT_KEYS if not isinstance(state, dict) or key not in state]
+    missing = ", ".join(k for k in CHECKPOINT_KEYS if not isinstance(state, dict) or k not in state)
     if missing:
-        raise InputError(
-            f"{path}: not a checkpoint written by train.py (missing {', '.join(missing)})"
-        )
+        raise InputError(f"{path}: not a checkpoint written by train.py (missing {missing})")
     return state
 
 
@@ -62,7 +59,7 @@ def find_checkpoint(path: str | Path) -> Path:
 def load_model(config: Any) -> nn.Module:
     """The config's arch in eval mode, with the evaluation weights of ``config.resume``."""
     model = config.init_obj("arch")
-    load_weights(model, evaluation_weights(load_checkpoint(config.resume)), str(config.resume))
+    load_weights(model, read_weights(config.resume), str(config.resume))
     return model.eval()
 
 

@@ -1,5 +1,4 @@
-"""DDP plumbing: processes from torchrun or, for ``n_gpu > 1`` on one machine, from train.py
-itself; one per GPU, or CPU processes with gloo. Every helper works in a plain process too."""
+"""DDP: processes from torchrun, or from train.py for n_gpu > 1; each helper works in one too."""
 
 import logging
 import os

@@ -18,11 +18,7 @@ class InputError(Exception):
 
 
 class TrainingInterrupted(Exception):
-    """SIGINT or SIGTERM stopped training after a checkpoint was saved; exit code 128 + signal."""
-
-    def __init__(self, message: str, signum: int):
-        super().__init__(message)
-        self.exit_code = 128 + signum
+    """SIGINT or SIGTERM stopped training after a checkpoint; args: message, signal number."""
 
 
 @contextmanager
