@@ -40,7 +40,8 @@ import json, statistics, sys, time
 from pathlib import Path
 import torch
 from parse_config import ConfigParser
-from utils.checkpoint import load_checkpoint, load_model, load_program
+from predict import load_program
+from utils.checkpoint import load_checkpoint, load_model
 checkpoint, repeats = Path(sys.argv[1]), int(sys.argv[2])
 cpu = torch.device("cpu")
 runtimes = {

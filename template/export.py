@@ -16,7 +16,8 @@ from torch import nn
 
 from model.predictions import TASK
 from parse_config import ConfigParser, cli_parser, run_cli
-from utils.checkpoint import KEY, load_checkpoint, load_model, load_program
+from predict import KEY, load_program
+from utils.checkpoint import load_checkpoint, load_model
 from utils.util import InputError, atomic_open
 
 FORMATS = ("safetensors", "pt2", "onnx")

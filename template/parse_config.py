@@ -1,5 +1,4 @@
-"""Reads config.json, applies command-line changes, checks every value, and builds what it names.
-The configuration stays a plain dict of JSON values, so checkpoints can hold it as plain data."""
+"""The config: read, changed on the command line, checked, built; a JSON dict a checkpoint holds."""
 
 import argparse
 import difflib
@@ -24,7 +23,7 @@ import model.model as module_arch
 from logger import setup_logging
 from model.predictions import TASK
 from utils import distributed
-from utils.checkpoint import PROGRAMS, find_checkpoint, load_state
+from utils.checkpoint import find_checkpoint, load_checkpoint
 from utils.util import InputError, TrainingInterrupted, read_json, write_json
 from utils.validation import validate
 
@@ -42,19 +41,17 @@ SECTIONS = {
 class ConfigParser:
     """The run's checked configuration plus the folders it writes to."""
 
-    def __init__(self, config: dict[str, Any], resume: Path | None = None):
-        exported = resume is not None and resume.suffix in PROGRAMS  # runs without model code
-        sections = {k: v for k, v in SECTIONS.items() if k != "arch" or not exported}
+    def __init__(self, config: dict[str, Any], resume: Path | None = None, check_arch: bool = True):
+        sections = {k: v for k, v in SECTIONS.items() if check_arch or k != "arch"}
         validate(config, sections, module_metric)
-        self.config = config
-        self.resume = resume
+        self.config, self.resume = config, resume
         self.argv: list[str] = []  # the command line, for starting DDP worker processes
         self.cli_args: argparse.Namespace | None = None  # the script's own options, if any
         self.save_dir = self.log_dir = None  # the run's folders: start_run() sets them
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, argv: list[str]) -> "ConfigParser":
-        """The config of ``-c``/``-r``, then flags and ``KEY.PATH=VALUE`` overrides applied."""
+        """-c's config over -r's (``args.read_state``; one without weights has no arch to check)."""
         if args.device:
             os.environ["CUDA_VISIBLE_DEVICES"] = args.device
         path = args.config or (None if args.resume else "config.json")
@@ -62,15 +59,14 @@ class ConfigParser:
         if not isinstance(config, dict):
             raise InputError(f"{path}: the top level must be a JSON object")
         resume = find_checkpoint(args.resume) if args.resume else None
-        if resume is not None:
-            state = load_state(resume)
-            if state.get("task", TASK) != TASK:
-                raise InputError(f"{resume}: a {state['task']} model; this project is for {TASK}")
-            config = {**state["config"], **config}  # -c's values win
+        state = args.read_state(resume) if resume else {"config": {}}
+        if state.get("task", TASK) != TASK:
+            raise InputError(f"{resume}: a {state['task']} model; this project is for {TASK}")
+        config = {**state["config"], **config}  # -c's values win
         flags = [f"{key}={value}" for key, value in vars(args).items() if "." in key and value]
         for key, value in map(parse_override, flags + args.overrides):
             set_by_path(config, key, value)
-        parsed = cls(config, resume)
+        parsed = cls(config, resume, resume is None or "state_dict" in state)
         parsed.cli_args, parsed.argv = args, argv
         return parsed
 
@@ -97,8 +93,7 @@ class ConfigParser:
         return getattr(SECTIONS[name][0], self[name]["type"])
 
     def start_run(self) -> None:
-        """Create (resuming: reuse) the run's folders, save its config, log to its file; under DDP
-        only the main process writes, the others learn the folder from it."""
+        """Make (resuming: reuse) the run's folders, save the config, log there (main process)."""
         if distributed.is_main():
             self.save_dir = self.resume.parent if self.resume else self.new_run_dir()
         self.save_dir = Path(distributed.broadcast(str(self.save_dir)))  # the main process's
@@ -127,12 +122,12 @@ def cli_parser(description: str, checkpoint_required: bool = False) -> argparse.
     parser.add_argument("-d", "--device", help="indices of GPUs to use, e.g. 2,3")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("overrides", nargs="*", metavar="KEY.PATH=VALUE", help="config changes")
+    parser.set_defaults(read_state=load_checkpoint)  # what reads -r's file
     return parser
 
 
 def run_cli(parser: argparse.ArgumentParser, main: Callable, argv: list[str] | None = None) -> None:
-    """Parse the command line and run ``main(config)``. Bad input exits with code 2 and one line
-    ``error: ...`` (--debug: the traceback); an interrupted run exits with 128 + the signal."""
+    """Run ``main(config)``; bad input exits 2 with one ``error: ...`` line (--debug: traceback)."""
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_intermixed_args(argv)
     setup_logging(None)
@@ -141,10 +136,9 @@ def run_cli(parser: argparse.ArgumentParser, main: Callable, argv: list[str] | N
     except InputError as err:
         if args.debug:
             raise
-        print(f"error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except TrainingInterrupted as interrupted:
-        sys.exit(interrupted.exit_code)
+        parser.exit(2, f"error: {err}\n")
+    except TrainingInterrupted as interrupted:  # its args: the message and the signal's number
+        sys.exit(128 + interrupted.args[1])
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -159,26 +153,23 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def set_by_path(config: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``config['a']['b'] = value`` for key ``'a.b'``; ``'+a.b'`` may add a missing key. A value
-    of another type than the old one is refused (an int for a float is fine)."""
-    *parents, last = parts = key.lstrip("+").split(".")
+    """``config['a']['b'] = value`` for ``'a.b'`` (``'+a.b'`` may add it), of the old type."""
+    name = key.lstrip("+")
+    parts = name.split(".")
     node: Any = config
     for depth, part in enumerate(parts):
         path = ".".join(parts[: depth + 1])
         if not isinstance(node, dict):
             raise InputError(f"{key}: {path.rpartition('.')[0]} is not a JSON object")
-        if part not in node and not (key.startswith("+") and depth == len(parents)):
+        if part not in node and not (key.startswith("+") and depth == len(parts) - 1):
             close = difflib.get_close_matches(part, list(node), n=1, cutoff=0.5)
             hint = ".".join([*parts[:depth], *close, *parts[depth + 1 :]]) if close else None
             raise InputError(
                 f"unknown config key {path}; {f'did you mean {hint}? ' if hint else ''}"
-                f"(to add a new key, write +{key.lstrip('+')}={json.dumps(value)})"
+                f"(to add a new key, write +{name}={json.dumps(value)})"
             )
-        if depth < len(parents):
-            node = node[part]
-    old, kinds = node.get(last), (type(node.get(last)), type(value))
-    if None not in (old, value) and kinds[0] is not kinds[1] and kinds != (float, int):
-        raise InputError(
-            f"{key.lstrip('+')}: expected {kinds[0].__name__} like {old!r}, got {value!r}"
-        )
-    node[last] = value
+        parent, node = node, node.get(part)
+    kinds = (type(node), type(value))  # an int for a float is fine
+    if None not in (node, value) and kinds[0] is not kinds[1] and kinds != (float, int):
+        raise InputError(f"{name}: expected {kinds[0].__name__} like {node!r}, got {value!r}")
+    parent[parts[-1]] = value

@@ -6,6 +6,7 @@ task (model/predictions.py); the preprocessing is test time's, from the checkpoi
 
 import csv
 import glob
+import json
 import logging
 import os
 import shutil
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -25,10 +27,12 @@ from data_loader.images import eval_transform, read_image
 from model.predictions import PredictionWriter
 from parse_config import ConfigParser, cli_parser, run_cli
 from utils import distributed
-from utils.checkpoint import PROGRAMS, load_checkpoint, load_model, load_program
+from utils.checkpoint import load_checkpoint, load_model, unreadable
 from utils.util import InputError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
+PROGRAMS = (".pt2", ".onnx")  # models of export.py, which run without the model code
+KEY = "pytorch_template"  # the name of the metadata in exported files
 
 
 def main(config: ConfigParser) -> None:
@@ -72,6 +76,36 @@ def main(config: ConfigParser) -> None:
     for error in skipped:
         logger.warning(f"skipped {error}")
     logger.info(f"Predicted {len(files) - len(skipped)} of {len(files)} files: {folder}")
+
+
+def read_state(path: Path) -> dict[str, Any]:
+    """A checkpoint, or the metadata of a program (with config, task and class_names)."""
+    return load_program(path)[1] if path.suffix in PROGRAMS else load_checkpoint(path)
+
+
+def load_program(path: Path, device: Any = "cpu") -> tuple[Any, dict[str, Any]]:
+    """A .pt2 or .onnx file of export.py: a function of a batch on ``device``, and its metadata."""
+    if not path.is_file():
+        raise InputError(f"{path}: file not found; check the path")
+    try:
+        if path.suffix == ".pt2":
+            extra = {KEY: ""}
+            program = torch.export.load(path, extra_files=extra)
+            return program.module().to(device), json.loads(extra[KEY])
+        import onnxruntime  # the [export] extra
+
+        session = onnxruntime.InferenceSession(str(path))
+        meta = json.loads(session.get_modelmeta().custom_metadata_map[KEY])
+    except ImportError:
+        raise InputError('ONNX inference needs onnxruntime: pip install -e ".[export]"') from None
+    except Exception as err:  # damaged files make each reader fail its own way
+        raise unreadable(path, err, "a model exported by export.py") from None
+
+    def run(inputs: torch.Tensor) -> torch.Tensor:
+        outputs = session.run(None, {"input": inputs.cpu().numpy()})[0]
+        return torch.from_numpy(outputs).to(inputs.device)
+
+    return run, meta
 
 
 def find_images(inputs: list[str]) -> list[Path]:
@@ -157,6 +191,7 @@ def cli(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workers", type=int, default=2, help="processes that decode images (default: 2)"
     )
+    parser.set_defaults(read_state=read_state)  # -r may be a program
     run_cli(parser, main, argv)
 
 

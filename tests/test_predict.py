@@ -196,7 +196,7 @@ def test_bad_inputs_are_one_line_errors_that_write_nothing(trained, tmp_path):
         "-o",
         str(out),
     )
-    assert "a segmentation model, but this project is for classification" in error
+    assert "a segmentation model; this project is for classification" in error
     assert not out.exists()
 
     blocker = tmp_path / "file"

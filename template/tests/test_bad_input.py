@@ -153,9 +153,9 @@ def prepare(case: str, run: dict, tmp: Path) -> list[str]:
 
 
 CASES = {  # case: parts of the one-line message
-    "missing config": ["missing.json: file not found"],
+    "missing config": ["missing.json: cannot read it (No such file or directory)"],
     "unreadable config": ["cannot read"],
-    "invalid json": ["bad.json: invalid JSON at line 3, column 12"],
+    "invalid json": ["bad.json: invalid JSON, Expecting value: line 3 column 12"],
     "config not an object": ["list.json: the top level must be a JSON object"],
     "unknown arch": ["arch.type: unknown 'NoSuchNet'", "choose from"],
     "unknown optimizer": ["optimizer.type: unknown 'Adamm'", "did you mean 'Adam'"],

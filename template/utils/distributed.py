@@ -1,5 +1,4 @@
-"""DDP plumbing: processes from torchrun or, for ``n_gpu > 1`` on one machine, from train.py
-itself; one per GPU, or CPU processes with gloo. Every helper works in a plain process too."""
+"""DDP: processes from torchrun, or from train.py for n_gpu > 1; each helper works in one too."""
 
 import logging
 import os
@@ -39,30 +38,26 @@ def session(n_gpu: int) -> Iterator[torch.device]:
     use_gpu = n_gpu > 0 and torch.cuda.is_available()
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
     if n_gpu > 0 and not use_gpu and local_rank == 0:
-        logging.getLogger("device").warning(
-            f"n_gpu is {n_gpu} but no GPU is available: using the CPU."
-        )
+        logging.getLogger("device").warning(f"n_gpu is {n_gpu} but there is no GPU: using the CPU")
     device = torch.device(f"cuda:{local_rank}" if use_gpu else "cpu")
-    joined = launched_by_torchrun()
-    if joined:
-        if use_gpu:
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if use_gpu else "gloo")
-        if rank() != 0:  # the main process speaks for all
-            logging.getLogger().setLevel(logging.WARNING)
+    if not launched_by_torchrun():
+        yield device
+        return
+    if use_gpu:
+        torch.cuda.set_device(device)
+    dist.init_process_group("nccl" if use_gpu else "gloo")
+    if rank() != 0:  # the main process speaks for all
+        logging.getLogger().setLevel(logging.WARNING)
     try:
         yield device
     finally:
-        if joined:
-            dist.destroy_process_group()
+        dist.destroy_process_group()
 
 
 def processes_to_launch(n_gpu: int, available: int) -> int:
     """How many processes train.py starts itself: one per GPU used, 1 means no launch."""
     if n_gpu > available > 0:
-        logging.getLogger("device").warning(
-            f"n_gpu is {n_gpu} but only {available} GPU(s) are available."
-        )
+        logging.getLogger("device").warning(f"n_gpu is {n_gpu}, only {available} GPU(s) available")
     return max(1, min(n_gpu, available))
 
 
@@ -81,7 +76,7 @@ def broadcast(value: Any) -> Any:
     """The main process's ``value``, in every process."""
     box = [value]
     if is_distributed():
-        dist.broadcast_object_list(box, src=0)
+        dist.broadcast_object_list(box)
     return box[0]
 
 

@@ -18,11 +18,7 @@ class InputError(Exception):
 
 
 class TrainingInterrupted(Exception):
-    """SIGINT or SIGTERM stopped training after a checkpoint was saved; exit code 128 + signal."""
-
-    def __init__(self, message: str, signum: int):
-        super().__init__(message)
-        self.exit_code = 128 + signum
+    """SIGINT or SIGTERM stopped training after a checkpoint; args: message, signal number."""
 
 
 @contextmanager
@@ -38,17 +34,12 @@ def atomic_open(path: Path, mode: str = "w") -> Iterator[IO]:
 
 def read_json(path: str | Path) -> Any:
     """Read a JSON file; a syntax error names the file, line and column."""
-    path = Path(path)
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: file not found; check the path") from None
-    except OSError as err:
-        raise InputError(f"{path}: cannot read ({err.strerror}); check its permissions") from None
-    except json.JSONDecodeError as err:
-        raise InputError(
-            f"{path}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}"
-        ) from None
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as err:  # missing, a folder, no permission
+        raise InputError(f"{path}: cannot read it ({err.strerror}); check the path") from None
+    except json.JSONDecodeError as err:  # "MESSAGE: line L column C (char N)"
+        raise InputError(f"{path}: invalid JSON, {err}") from None
 
 
 def write_json(content: Any, path: Path) -> None:
@@ -79,7 +70,7 @@ def rng_state() -> dict[str, Any]:
     name, keys, *rest = np.random.get_state()
     return {
         "python": random.getstate(),
-        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), *rest],
+        "numpy": [name, keys.tolist(), *rest],
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all(),  # [] without CUDA
     }
@@ -88,7 +79,6 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore the generators saved by ``rng_state``, so a resumed run draws the same numbers."""
     random.setstate(state["python"])
-    name, keys, *rest = state["numpy"]
-    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    np.random.set_state(tuple(state["numpy"]))
     torch.set_rng_state(state["torch"])
     torch.cuda.set_rng_state_all(state["cuda"])  # without CUDA: queued, never run

@@ -1,9 +1,7 @@
-"""Every value of config.json is checked here, once, when the config is read, before anything is
-built or written. config.schema.json says what each value must be; the code what it cannot."""
+"""Every config value is checked here, once, on reading: by config.schema.json, then the rest."""
 
 import difflib
 import inspect
-import json
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -12,16 +10,15 @@ from jsonschema import Draft4Validator, Draft202012Validator, ValidationError, v
 from jsonschema.exceptions import best_match
 from torchvision.transforms import v2
 
-from utils.util import InputError
+from utils.util import InputError, read_json
 
 # Draft 4's "integer" is an int: later drafts also accept 2.0, which range() refuses
 Validator = validators.extend(Draft202012Validator, type_checker=Draft4Validator.TYPE_CHECKER)
 
 
 def validate(config: dict[str, Any], sections: dict[str, tuple], metrics: ModuleType) -> None:
-    """Check every value the code reads; ``sections`` name where each ``type`` is looked up and
-    how many positional arguments the code passes before the config's ``args``."""
-    schema = json.loads((Path(__file__).parent / "config.schema.json").read_text())
+    """Check every value the code reads; ``sections`` as ``parse_config.SECTIONS``."""
+    schema = read_json(Path(__file__).parent / "config.schema.json")
     error = best_match(Validator(schema).iter_errors(config))
     if error is not None:
         raise InputError(explain(error))
@@ -46,14 +43,12 @@ def validate(config: dict[str, Any], sections: dict[str, tuple], metrics: Module
 
 def explain(error: ValidationError) -> str:
     """``KEY.PATH: must be <the schema's description>, got <value>``, or which key is missing."""
-    parts = list(error.absolute_path)
+    path = error.json_path  # like $.metrics[0].type; [2:] drops "$."
     if error.validator == "required":
-        parts.append(next(key for key in error.validator_value if key not in error.instance))
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in parts).lstrip(".")
-    if error.validator == "required":
-        return f"{path}: missing in the config; add it (see config.json)"
+        missing = next(key for key in error.validator_value if key not in error.instance)
+        return f"{path}.{missing}"[2:] + ": missing in the config; add it (see config.json)"
     what = error.schema.get("description", error.message)
-    return f"{path}: must be {what}, got {error.instance!r}"
+    return f"{path[2:]}: must be {what}, got {error.instance!r}"
 
 
 def get(config: dict[str, Any], key: str) -> Any:
@@ -64,8 +59,7 @@ def get(config: dict[str, Any], key: str) -> Any:
 
 
 def lookup(module: ModuleType, name: Any, key_path: str) -> Any:
-    """``module.<name>`` if ``name`` is one of the callables of its ``__all__`` (or a transform
-    of torchvision.transforms.v2, which has none); else an error that offers those."""
+    """``module.<name>``, a callable of its ``__all__`` (v2: its transforms), else an error."""
     names = getattr(module, "__all__", None) or [
         n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, v2.Transform)
     ]
@@ -86,7 +80,5 @@ def check_arguments(factory: Any, n_positional: int, kwargs: dict[str, Any], key
     try:
         signature.bind(*[None] * n_positional, **kwargs)
     except TypeError as err:
-        accepted = ", ".join(p for p in signature.parameters if p not in ("self", "args", "kwargs"))
-        raise InputError(
-            f"{key_path}: {err} for {factory.__name__}; it accepts {accepted}"
-        ) from None
+        names = ", ".join(p for p in signature.parameters if p not in ("self", "args", "kwargs"))
+        raise InputError(f"{key_path}: {err} for {factory.__name__}; it accepts {names}") from None
