@@ -118,7 +118,7 @@ def main() -> None:
     parser.add_argument("data_dir", type=Path, help="folder that holds MNIST/raw/")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--before", default="621e323", help="git ref of the template before")
-    parser.add_argument("--repeats", type=int, default=2, help="time-to-99% runs of each")
+    parser.add_argument("--repeats", type=int, default=2, help="time-to-99%% runs of each")
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-time-to-99", action="store_true")
     args = parser.parse_args()

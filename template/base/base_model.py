@@ -1,5 +1,3 @@
-"""Base class of every model."""
-
 from torch import nn
 
 

@@ -48,15 +48,14 @@ def read_idx(path: Path, ndim: int, download: bool) -> torch.Tensor:
     """An IDX file of unsigned bytes as a tensor; any damage is an error naming the file."""
     if not path.is_file():
         if not download:
-            raise InputError(
-                f"{path}: file not found; set data_loader.args.download=true or {WHERE}"
-            )
+            fix = f"set data_loader.args.download=true or {WHERE}"
+            raise InputError(f"{path}: file not found; {fix}")
         fetch(path)
     try:
         data = gzip.decompress(path.read_bytes())
     except (OSError, EOFError, zlib.error) as err:
         raise InputError(f"{path}: corrupt or truncated gzip file ({err}); {FIX}") from None
-    if len(data) < 4 or data[:2] != b"\0\0" or data[2] != 0x08 or data[3] != ndim:  # 8: ubyte
+    if data[:4] != bytes([0, 0, 8, ndim]):  # 8: unsigned bytes
         raise InputError(f"{path}: not an IDX file of {ndim}-d unsigned bytes; {FIX}")
     shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
     start, size = 4 + 4 * ndim, math.prod(shape)

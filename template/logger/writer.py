@@ -1,5 +1,3 @@
-"""The small interface the trainer logs experiments through."""
-
 from pathlib import Path
 from typing import Any
 

@@ -1,5 +1,3 @@
-"""Convolution blocks that the task models are built of."""
-
 import torch
 from torch import nn
 

@@ -144,6 +144,20 @@ def test_grayscale_and_rgb_files_are_converted_to_the_configured_channels(data):
     assert rgb.shape[1] == 3
 
 
+def test_an_image_of_another_size_is_resized_with_its_mask(data):
+    height, width = loader(data, num_workers=0).dataset.args["image_size"]
+    first = images(data / "train")[0]
+    write_png(torch.randint(0, 255, (1, 2 * height, 2 * width), dtype=torch.uint8), str(first))
+    if TASK == "segmentation":
+        mask = torch.ones(1, 2 * height, 2 * width, dtype=torch.uint8)
+        write_png(mask, str(data / "train" / "masks" / first.name))
+    dataset = loader(data, num_workers=0).dataset
+    image, target = dataset.load(dataset.files.index(first))
+    assert image.shape == (1, height, width)
+    if TASK == "segmentation":
+        assert target.shape == (height, width) and target.unique().tolist() == [1]
+
+
 def test_batches_with_augmentation_repeat_with_workers_and_after_a_resume(data):
     augment = [{"type": "RandomAffine", "args": {"degrees": 0, "translate": [0.2, 0.2]}}]
     if TASK == "segmentation":

@@ -55,5 +55,4 @@ def read_rows(path: Path) -> dict[int, dict[str, Any]]:
 
 
 def create_writer(config: Any) -> ExperimentWriter:
-    """A CSV writer for the run's log folder."""
     return CsvWriter(config.log_dir)

@@ -37,5 +37,4 @@ class TensorboardWriter(ExperimentWriter):
 
 
 def create_writer(config: Any) -> ExperimentWriter:
-    """A TensorBoard writer for the run's log folder."""
     return TensorboardWriter(str(config.log_dir))
