@@ -23,7 +23,6 @@ import train
 from parse_config import ConfigParser, cli_parser, run_cli, set_by_path
 from utils import distributed
 from utils.util import InputError, TrainingInterrupted, atomic_open, write_json
-from utils.validation import get
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # not ours
 LIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
@@ -53,7 +52,10 @@ class Surplus(Exception):
 
 def main(config: ConfigParser) -> None:
     """Check everything, run the trials (in ``--workers`` processes), then write the results."""
-    args, tune, base = config.cli_args, get(config.config, "tune"), config.config
+    args, base = config.cli_args, config.config
+    if "tune" not in base:  # train.py needs no tune section: only tune.py asks for it
+        raise InputError("tune: missing in the config; add it (see config.json)")
+    tune = base["tune"]
     name, space = args.study or base["name"], tune["params"]
     grid = args.seeds or args.folds  # a grid over seeds or validation folds, never pruned
     if grid:

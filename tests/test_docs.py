@@ -427,11 +427,11 @@ def flags_of(words: list[str]) -> set[str]:
 
 
 def declared_flags(text: str) -> set[str]:
-    """Flags a page adds itself, in a ``CliOption((...), ...)`` snippet."""
+    """Flags a page adds itself, in a ``FLAGS = {"KEY.PATH": ("--flag", ...)}`` snippet."""
     declared = set()
     for block in markdown.blocks(text, "python"):
-        for names in re.findall(r"CliOption\(\(([^)]*)\)", block.code):
-            declared |= set(re.findall(r"[\"'](-[^\"']+)[\"']", names))
+        if "FLAGS = {" in block.code:
+            declared |= set(re.findall(r"[\"'](--?[\w-]+)[\"']", block.code))
     return declared
 
 

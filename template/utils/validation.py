@@ -51,13 +51,6 @@ def explain(error: ValidationError) -> str:
     return f"{path[2:]}: must be {what}, got {error.instance!r}"
 
 
-def get(config: dict[str, Any], key: str) -> Any:
-    """``config[key]``; a missing key is an error that names it."""
-    if key not in config:
-        raise InputError(f"{key}: missing in the config; add it (see config.json)")
-    return config[key]
-
-
 def lookup(module: ModuleType, name: Any, key_path: str) -> Any:
     """``module.<name>``, a callable of its ``__all__`` (v2: its transforms), else an error."""
     names = getattr(module, "__all__", None) or [
