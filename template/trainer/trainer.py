@@ -130,14 +130,14 @@ class Trainer:
         if first_batch == 0:
             self.train_metrics.reset()
         progress = tqdm(
-            range(first_batch, self.len_epoch),
-            f"epoch {epoch}",
-            self.len_epoch,
+            desc=f"epoch {epoch}",
+            total=self.len_epoch,
             leave=False,
             initial=first_batch,
             disable=not (sys.stderr.isatty() and distributed.is_main()),
         )
-        for batch_idx, (data, target) in zip(progress, self.data_loader, strict=False):
+        batches = zip(range(first_batch, self.len_epoch), self.data_loader, strict=False)
+        for batch_idx, (data, target) in batches:
             data, target = data.to(self.device), target.to(self.device)
             # an optimizer step every accum_steps batches, and at the end of the epoch
             group_start = batch_idx - batch_idx % self.accum_steps
@@ -154,10 +154,12 @@ class Trainer:
                 self._optimizer_step()
             self.train_metrics.update(loss, output, target)
             self.batches_done += 1
+            progress.update()
             if batch_idx % max(1, self.len_epoch // 10) == 0:
                 self._log_progress(epoch, batch_idx, loss, progress)
             if ends_step and batch_idx + 1 < self.len_epoch:
                 self._stop_if_requested(epoch, batch_idx + 1)
+        progress.close()
 
         log = self.train_metrics.result()
         self.writer.log_scalars(log, epoch, "train")
