@@ -43,12 +43,13 @@ def validate(config: dict[str, Any], sections: dict[str, tuple], metrics: Module
 
 def explain(error: ValidationError) -> str:
     """``KEY.PATH: must be <the schema's description>, got <value>``, or which key is missing."""
-    path = error.json_path  # like $.metrics[0].type; [2:] drops "$."
+    # like metrics[0].type; not jsonschema's json_path, which quotes the dotted keys of tune.params
+    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
     if error.validator == "required":
         missing = next(key for key in error.validator_value if key not in error.instance)
-        return f"{path}.{missing}"[2:] + ": missing in the config; add it (see config.json)"
+        return f"{path}.{missing}"[1:] + ": missing in the config; add it (see config.json)"
     what = error.schema.get("description", error.message)
-    return f"{path[2:]}: must be {what}, got {error.instance!r}"
+    return f"{path[1:]}: must be {what}, got {error.instance!r}"
 
 
 def lookup(module: ModuleType, name: Any, key_path: str) -> Any:
