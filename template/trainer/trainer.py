@@ -324,7 +324,7 @@ class Trainer:
         self.batches_done = state["data_position"]["batches_done"]
         self.sampler.set_position(state["data_position"]["seed"], self.batches_done)
         util.set_rng_state(state["rng"])
-        if self.ema and state["ema_state_dict"] is not None:
+        if self.ema and state.get("ema_state_dict") is not None:  # none before 0.2
             self.ema.load_state_dict(state["ema_state_dict"])
         if state["grad_scaler"]:  # a disabled scaler ignores it
             self.scaler.load_state_dict(state["grad_scaler"])
