@@ -23,14 +23,13 @@ import torch.distributed as dist
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from data_loader.images import eval_transform, read_image
+from data_loader.images import SUFFIXES, eval_transform, read_image
 from model.predictions import PredictionWriter
 from parse_config import ConfigParser, cli_parser, run_cli
 from utils import distributed
 from utils.checkpoint import load_checkpoint, load_model, unreadable
 from utils.util import InputError
 
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff"}
 PROGRAMS = (".pt2", ".onnx")  # models of export.py, which run without the model code
 KEY = "pytorch_template"  # the name of the metadata in exported files
 
@@ -115,7 +114,7 @@ def find_images(inputs: list[str]) -> list[Path]:
         paths = sorted(glob.glob(item, recursive=True)) if glob.has_magic(item) else [item]
         for path in map(Path, paths):
             if path.is_dir():
-                found += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+                found += sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES)
             elif path.exists() or glob.has_magic(item):
                 found.append(path)
             else:

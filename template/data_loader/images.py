@@ -10,6 +10,8 @@ from torchvision.transforms import v2
 
 from utils.util import InputError
 
+SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}  # what torchvision.io.decode_image reads
+
 
 def read_image(path: str | Path, channels: int) -> torch.Tensor:
     """uint8 (channels, H, W) of a PNG, JPEG, WebP or GIF file; grey, RGB or RGBA converted."""

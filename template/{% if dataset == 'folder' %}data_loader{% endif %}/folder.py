@@ -14,10 +14,9 @@ from torchvision.transforms import v2
 
 from base import BaseDataLoader
 from base.base_data_loader import seeded
-from data_loader.images import eval_transform, read_image
+from data_loader.images import SUFFIXES, eval_transform, read_image
 from utils.util import InputError
 
-SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".gif"}  # what torchvision.io.decode_image reads
 WHERE = "data_loader.args.data_dir to the folder that holds train/ and test/"
 
 
