@@ -77,9 +77,9 @@ class ConfigParser:
         """``<config[name]['type']>(*args, **config[name]['args'], **kwargs)``; kwargs win."""
         return self.factory(name)(*args, **{**self[name]["args"], **kwargs})
 
-    def init_ftn(self, name: str) -> partial:
-        """The function ``config[name]['type']`` with the config's args bound, uncalled."""
-        return partial(self.factory(name), **self[name]["args"])
+    def init_ftn(self, name: str, **kwargs: Any) -> partial:
+        """The function ``config[name]['type']`` with the config's args (kwargs win) bound."""
+        return partial(self.factory(name), **{**self[name]["args"], **kwargs})
 
     def init_metrics(self, num_classes: int) -> dict[str, Any]:
         """``{name: model.metric.<name>()}`` of ``metrics``; ``num_classes`` to those taking it."""

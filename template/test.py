@@ -7,6 +7,7 @@ from itertools import islice
 import torch
 
 from model.figures import Figures
+from model.metric import per_class
 from parse_config import ConfigParser, cli_parser, run_cli
 from trainer import evaluate
 from utils import distributed
@@ -28,7 +29,8 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device, batches: int
     model = load_model(config).to(device)
     logger.info(model)
 
-    tracker = MetricTracker(config.init_metrics(len(data_loader.class_names)), device)
+    metrics = config.init_metrics(len(data_loader.class_names))
+    tracker = MetricTracker({**metrics, **per_class(data_loader.class_names)}, device)
     figures = Figures(data_loader.class_names)  # under DDP: drawn from the main process's shard
     data = islice(data_loader, batches or None)  # 0: all of it
     results = evaluate(model, data, config.init_ftn("loss"), tracker, device, figures.update)

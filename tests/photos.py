@@ -63,13 +63,19 @@ def save(image: np.ndarray, path: Path) -> None:
 
 
 def classification_folder(
-    root: Path, n_classes: int, n_train: int = 80, n_test: int = 20, seed: int = 0
+    root: Path,
+    n_classes: int,
+    n_train: int | list[int] = 80,
+    n_test: int | list[int] = 20,
+    seed: int = 0,
 ) -> list[str]:
-    """``root/{train,test}/CLASS/*.jpg``: class = the region a crop comes from; its class names."""
+    """``root/{train,test}/CLASS/*.jpg``: class = the region a crop comes from; its class names.
+    A list of counts gives each class its own (imbalanced classes), in the order of ``regions``."""
     rng = np.random.default_rng(seed)
     named = regions(n_classes)
-    for split, count in (("train", n_train), ("test", n_test)):
-        for name, image in named:
+    for split, counts in (("train", n_train), ("test", n_test)):
+        counts = counts if isinstance(counts, list) else [counts] * n_classes
+        for (name, image), count in zip(named, counts, strict=True):
             for i in range(count):
                 save(crop(image, rng, split == "train"), root / split / name / f"{i:04d}.jpg")
     return sorted(name for name, _ in named)

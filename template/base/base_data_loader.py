@@ -22,7 +22,9 @@ class BatchDataset(Dataset):
 
 class EpochBatchSampler(Sampler[torch.Tensor]):
     """This process's batches of ``indices`` (every ``world_size``-th; ``even``: cut to one length,
-    so that DDP processes step together), pass ``p`` shuffled with seed ``seed + p``."""
+    so that DDP processes step together), pass ``p`` shuffled (or drawn) with seed ``seed + p``."""
+
+    weights: torch.Tensor | None = None  # one per index: a pass is a draw with replacement
 
     def __init__(
         self, indices: torch.Tensor, batch_size: int, shuffle: bool, seed: int, even: bool = True
@@ -42,9 +44,11 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
         return math.ceil(self.shard_size / self.batch_size)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
-        order = self.indices
-        if self.shuffle:
-            order = order[torch.randperm(len(order), generator=seeded(self.seed + self.passes))]
+        order, generator = self.indices, seeded(self.seed + self.passes)
+        if self.weights is not None:  # one draw, the same in every process: each takes its part
+            order = order[torch.multinomial(self.weights, len(order), True, generator=generator)]
+        elif self.shuffle:
+            order = order[torch.randperm(len(order), generator=generator)]
         order = order[self.rank :: self.world_size][: self.shard_size]
         self.passes += 1
         skip, self.skip = self.skip, 0
@@ -52,8 +56,8 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
 
 
 class BaseDataLoader(DataLoader):
-    """Holds out ``validation_split`` (a fraction, a count, or fold ``[i, K]``) for
-    ``split_validation()``; ``training=False``: each sample counts once under DDP."""
+    """Holds out ``validation_split`` (a fraction, a count, or fold ``[i, K]``); ``training=False``:
+    each sample counts once under DDP; ``labels`` (classes) weigh the loss and the ``sampler``."""
 
     def __init__(
         self,
@@ -64,16 +68,21 @@ class BaseDataLoader(DataLoader):
         num_workers: int,
         collate_fn: Callable[[Any], Any] = default_collate,
         training: bool = True,
+        labels: torch.Tensor | None = None,
+        sampler: str | None = None,
         **workers: Any,
     ):
         train_idx, self.valid_idx = split_indices(len(dataset), validation_split)
+        self.train_labels = None if labels is None else labels[train_idx]  # the training split's
         # the shuffling seed comes from torch's global generator, which the config's seed sets
         seed = int(torch.randint(0, 2**62, (1,)).item())
-        sampler = EpochBatchSampler(train_idx, batch_size, shuffle, seed, even=training)
+        batches = EpochBatchSampler(train_idx, batch_size, shuffle, seed, even=training)
+        if sampler == "balanced" and training:  # a sample's weight: 1 / its class's count
+            batches.weights = 1 / self.train_labels.bincount()[self.train_labels]
         self.options = dict(num_workers=num_workers, collate_fn=collate_fn, **workers)
         self.options.setdefault("pin_memory", torch.cuda.is_available())
         # with its own generator, starting an epoch draws nothing from the global one
-        super().__init__(dataset, batch_sampler=sampler, generator=seeded(seed), **self.options)
+        super().__init__(dataset, batch_sampler=batches, generator=seeded(seed), **self.options)
 
     def split_validation(self) -> DataLoader | None:
         """A loader over the held-out samples, in a fixed order; None if there are none."""
@@ -81,6 +90,19 @@ class BaseDataLoader(DataLoader):
             return None
         sampler = EpochBatchSampler(self.valid_idx, self.batch_sampler.batch_size, False, 0, False)
         return DataLoader(self.dataset, batch_sampler=sampler, generator=seeded(0), **self.options)
+
+    def loss_weight(self, setting: str | list | None, device: torch.device) -> dict:
+        """The loss's ``weight`` by loss.class_weights ("balanced": as scikit-learn's), or none."""
+        names, labels = self.class_names, self.train_labels
+        if setting is None:
+            return {}
+        if labels is None or setting != "balanced" and len(setting) != len(names):
+            raise InputError(
+                f"loss.class_weights: give 'balanced' or a weight per class of {names}"
+            )
+        counts = labels.bincount(minlength=len(names)).clamp(min=1)  # a class never seen: 1
+        weight = len(labels) / (len(names) * counts) if setting == "balanced" else setting
+        return {"weight": torch.as_tensor(weight, dtype=torch.float32, device=device)}
 
 
 def seeded(seed: int) -> torch.Generator:

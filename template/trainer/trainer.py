@@ -58,7 +58,8 @@ class Trainer:
         trainable = [p for p in model.parameters() if p.requires_grad]
         self.optimizer = config.init_obj("optimizer", trainable)
         self.lr_scheduler = build_lr_scheduler(config, self.optimizer, self.steps_per_epoch)
-        self.criterion = config.init_ftn("loss")
+        weight = data_loader.loss_weight(config["loss"].get("class_weights"), self.device)
+        self.criterion = config.init_ftn("loss", **weight)  # validation too; test.py: unweighted
         self.sampler, self.class_names = data_loader.batch_sampler, data_loader.class_names
         self.data_loader = inf_loop(data_loader) if settings["len_epoch"] else data_loader
         self.valid_data_loader = data_loader.split_validation()

@@ -35,5 +35,6 @@ class MetricTracker:
             for key, value in values.items():
                 setattr(self.metrics[name], key, value.to(self.metrics[name].device))
 
-    def result(self) -> dict[str, float]:
-        return {self.prefix + name: m.compute().item() for name, m in self.metrics.items()}
+    def result(self) -> dict:  # a number per metric; model.metric.per_class: one per class
+        values = {self.prefix + name: m.compute() for name, m in self.metrics.items()}
+        return {k: v.item() if isinstance(v, torch.Tensor) else v for k, v in values.items()}

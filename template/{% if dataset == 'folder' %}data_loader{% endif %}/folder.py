@@ -153,10 +153,15 @@ class FolderDataLoader(BaseDataLoader):
             workers.update(prefetch_factor=args["prefetch_factor"])
         split_off = 0 if self.val_folder else args["validation_split"]
         loader_args = args["batch_size"], args["shuffle"], split_off, args["num_workers"]
-        super().__init__(dataset, *loader_args, self.collate_class(args), training, **workers)
+        loader_args += self.collate_class(args), training, self.labels(dataset), args.get("sampler")
+        super().__init__(dataset, *loader_args, **workers)
 
     def samples(self, folder: Path) -> tuple[list[Path], Sequence]:
         raise NotImplementedError
+
+    def labels(self, dataset: FolderDataset) -> torch.Tensor | None:
+        """The class of each sample, for a classifier's class weights and balanced sampler."""
+        return None
 
     def split_validation(self) -> DataLoader | None:
         if self.val_folder is None:

@@ -27,8 +27,10 @@ class Figures:
         return {"confusion_matrix": self.confusion_matrix(), "misclassified": self.misclassified()}
 
     def confusion_matrix(self) -> Figure:
-        """Counts of (true, predicted) classes on a log scale; right answers on the diagonal."""
+        """Counts of (true, predicted) classes on a log scale; right answers on the diagonal. Each
+        row is labelled with its class's recall, each column with its precision."""
         names, confusion = self.names, self.confusion.cpu().view(len(self.names), -1)
+        recall, precision = (confusion.diagonal() / confusion.sum(d).clamp(min=1) for d in (1, 0))
         axes = Figure(figsize=(6.4, 5.6), layout="constrained").subplots()
         shade = confusion.double().log1p()
         axes.imshow(shade.numpy(), cmap="Blues")
@@ -36,10 +38,10 @@ class Figures:
             color = "white" if shade[true, predicted] > shade.max() / 2 else "black"
             count = int(confusion[true, predicted])
             axes.text(predicted, true, count, ha="center", va="center", fontsize=7, color=color)
-        axes.set_xticks(range(len(names)), names, rotation=90 if max(map(len, names)) > 2 else 0)
-        axes.set_yticks(range(len(names)), names)
+        axes.set_xticks(range(len(names)), scored(names, "P", precision), rotation=90)
+        axes.set_yticks(range(len(names)), scored(names, "R", recall))
         title = f"Confusion matrix: {confusion.trace()} of {confusion.sum()} right"
-        axes.set(xlabel="predicted class", ylabel="true class", title=title)
+        axes.set(xlabel="predicted (P: precision)", ylabel="true class (R: recall)", title=title)
         return axes.figure
 
     def misclassified(self) -> Figure:
@@ -60,3 +62,7 @@ class Figures:
         shown = f"First {len(images)} misclassified digits (true -> predicted)"
         axes.set_title(shown if len(images) else "No digit misclassified")
         return axes.figure
+
+
+def scored(names: list[str], score: str, values: torch.Tensor) -> list[str]:
+    return [f"{n}  {score}={v:.2f}" for n, v in zip(names, values.tolist(), strict=True)]

@@ -1,5 +1,6 @@
 """Metrics for config.json's ``metrics``: torchmetrics counts, so exact over a whole epoch.
-accuracy and top_k_acc count every sample alike; precision, recall and f1 average the classes."""
+accuracy and top_k_acc count every sample alike; precision, recall and f1 average the classes;
+per_class gives test.py each class's own."""
 
 from torchmetrics import Metric, classification
 
@@ -28,3 +29,22 @@ def recall(num_classes: int = NUM_CLASSES) -> Metric:
 
 def f1(num_classes: int = NUM_CLASSES) -> Metric:
     return classification.MulticlassF1Score(num_classes, average="macro", validate_args=False)
+
+
+def per_class(class_names: list[str]) -> dict[str, Metric]:
+    """test.py's precision, recall and support of each class, summed like every metric."""
+    return {"per_class": PerClass(class_names)}
+
+
+class PerClass(classification.MulticlassStatScores):
+    def __init__(self, class_names: list[str]):
+        super().__init__(len(class_names), average=None, validate_args=False)
+        self.class_names = class_names
+
+    def compute(self) -> dict[str, dict[str, float]]:  # a class never predicted: precision 0
+        tp, fp, _, fn, support = super().compute().T.tolist()  # torchmetrics' order
+        rows = zip(self.class_names, tp, fp, fn, support, strict=True)
+        return {
+            c: dict(precision=t / max(t + p, 1), recall=t / max(t + f, 1), support=n)
+            for c, t, p, f, n in rows
+        }

@@ -2,7 +2,9 @@
 
 from pathlib import Path
 
-from data_loader.folder import FolderDataLoader, image_files
+import torch
+
+from data_loader.folder import FolderDataLoader, FolderDataset, image_files
 from utils.util import InputError
 
 __all__ = ["ImageFolderDataLoader"]
@@ -30,6 +32,7 @@ class ImageFolderDataLoader(FolderDataLoader):
         augment: list[dict] = [],  # noqa: B006
         cache: bool = False,
         skip_bad_files: bool = False,
+        sampler: str | None = None,
     ):
         args = {k: v for k, v in locals().items() if k not in ("self", "__class__")}
         super().__init__(args, training)
@@ -52,3 +55,6 @@ class ImageFolderDataLoader(FolderDataLoader):
                 files += found
                 targets += [label] * len(found)
         return files, targets
+
+    def labels(self, dataset: FolderDataset) -> torch.Tensor:
+        return torch.tensor(dataset.targets)  # those of the files kept (skip_bad_files)

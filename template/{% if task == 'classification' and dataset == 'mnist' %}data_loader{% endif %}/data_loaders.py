@@ -25,8 +25,9 @@ class MnistDataLoader(BaseDataLoader):
         channels: int = 1,
         mean: list[float] = IMAGE_ARGS["mean"],
         std: list[float] = IMAGE_ARGS["std"],
+        sampler: str | None = None,
     ):
         image_args = dict(image_size=image_size, channels=channels, mean=mean, std=std)
         loader_args = batch_size, shuffle, validation_split, num_workers, eval_transform(image_args)
         dataset = MnistDataset(*load_mnist(data_dir, train=training, download=download))
-        super().__init__(dataset, *loader_args, training)
+        super().__init__(dataset, *loader_args, training, dataset.labels, sampler)
