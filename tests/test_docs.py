@@ -586,14 +586,17 @@ def assert_trained_and_tested(project: Path, config: dict[str, Any]) -> None:
     metrics = json.loads((run / "test_metrics.json").read_text())
     names = metrics.pop("class_names")  # what the figures' and per-class numbers' labels are
     assert names and all(isinstance(name, str) for name in names), names
+    answers = yaml.safe_load((project / ".copier-answers.yml").read_text())
+    per_class = metrics.pop("per_class", None)  # a classifier's precision, recall and support
+    assert (per_class is not None) == (answers["task"] == "classification"), metrics
+    assert per_class is None or list(per_class) == names, per_class
     assert set(metrics) == {"loss", *config["metrics"]}
     assert all(math.isfinite(value) for value in metrics.values()), metrics
     scores = set(config["metrics"]) & set(METRICS["classification"])
     assert all(metrics[name] > 0.5 for name in scores), metrics
     log = project / "saved" / "log" / config["name"] / run.name
     events = list(log.glob("events.out.tfevents.*"))
-    logger = yaml.safe_load((project / ".copier-answers.yml").read_text())["logger"]
-    assert bool(events) == (logger == "tensorboard"), list(log.iterdir())
+    assert bool(events) == (answers["logger"] == "tensorboard"), list(log.iterdir())
 
 
 def assert_installed(shell: DocShell, project: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import train
+from model.metric import per_class
 from parse_config import ConfigParser
 from tests.conftest import epoch_results, overrides, run_dirs, run_script
 from trainer import Trainer
@@ -122,7 +123,7 @@ def test_early_stop_when_the_monitor_stops_improving(base_config: dict):
 def test_test_py_writes_metrics_and_figures_beside_the_checkpoint(tested_run):
     run, metrics, output = tested_run
     config = json.loads((run / "config.json").read_text())
-    assert set(metrics) == {"loss", "class_names", *config["metrics"]}
+    assert set(metrics) == {"loss", "class_names", *config["metrics"], *per_class(["a"])}
     assert re.search(rf"    loss +: {re.escape(str(metrics['loss']))}\n", output)
     figures = sorted(run.glob("test_*.png"))
     assert figures, "test.py saved no figure"

@@ -14,6 +14,7 @@ import model.loss as module_loss
 import train
 from base import BaseDataLoader, EpochBatchSampler
 from base.base_data_loader import BatchDataset, seeded, split_indices
+from model.figures import Figures
 from model.metric import per_class
 from parse_config import ConfigParser
 from tests.conftest import FOLDER, synthetic_digits
@@ -141,6 +142,18 @@ def test_per_class_scores_are_exact_over_uneven_batches():
         assert scores[name]["support"] == [5, 25, 100][c]
         assert scores[name]["recall"] == pytest.approx(hits / (targets == c).sum().item())
         assert scores[name]["precision"] == pytest.approx(hits / (predicted == c).sum().item())
+
+
+def test_the_confusion_figure_labels_each_row_with_its_recall_and_column_with_its_precision():
+    figures = Figures(NAMES)
+    target = torch.tensor([0, 0, 1, 1, 1, 1, 2, 2, 2, 2])
+    predicted = torch.tensor([0, 1, 1, 1, 1, 2, 2, 2, 2, 2])  # recall 1/2, 3/4, 1
+    figures.update(torch.zeros(10, 1, 4, 4), torch.eye(3)[predicted], target)
+    axes = figures.draw()["confusion_matrix"].axes[0]
+    rows = [label.get_text() for label in axes.get_yticklabels()]
+    columns = [label.get_text() for label in axes.get_xticklabels()]
+    assert rows == ["rare  R=0.50", "common  R=0.75", "frequent  R=1.00"]
+    assert columns == ["rare  P=1.00", "common  P=0.75", "frequent  P=0.80"]
 
 
 def training_labels(config: dict) -> torch.Tensor:
