@@ -91,15 +91,13 @@ class BaseDataLoader(DataLoader):
         sampler = EpochBatchSampler(self.valid_idx, self.batch_sampler.batch_size, False, 0, False)
         return DataLoader(self.dataset, batch_sampler=sampler, generator=seeded(0), **self.options)
 
-    def loss_weight(self, setting: str | list | None, device: torch.device) -> dict:
-        """The loss's ``weight`` by loss.class_weights ("balanced": as scikit-learn's), or none."""
-        names, labels = self.class_names, self.train_labels
+    def loss_args(self, loss: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+        """The loss's ``weight`` by loss.class_weights (or none); "balanced": as scikit-learn's."""
+        setting, names, labels = loss.get("class_weights"), self.class_names, self.train_labels
         if setting is None:
             return {}
         if labels is None or setting != "balanced" and len(setting) != len(names):
-            raise InputError(
-                f"loss.class_weights: give 'balanced' or a weight per class of {names}"
-            )
+            raise InputError(f"loss.class_weights: 'balanced' or one weight per class of {names}")
         counts = labels.bincount(minlength=len(names)).clamp(min=1)  # a class never seen: 1
         weight = len(labels) / (len(names) * counts) if setting == "balanced" else setting
         return {"weight": torch.as_tensor(weight, dtype=torch.float32, device=device)}

@@ -5,11 +5,8 @@ from torchmetrics import MeanMetric, Metric
 
 
 class MetricTracker:
-    """Sums what each batch contributes and turns it into epoch values once, at the end.
-
-    Every metric keeps counts (torchmetrics states) and the loss is repeated once per sample, so a
-    short last batch counts exactly as much as its samples; nothing is read back per batch.
-    """
+    """Sums what each batch contributes (torchmetrics states; the loss once per sample, so a short
+    last batch counts as its samples) and turns it into epoch values once, at the end."""
 
     def __init__(self, metrics: dict[str, Metric], device: torch.device | str = "cpu", prefix=""):
         self.prefix, self.names = prefix, list(metrics)

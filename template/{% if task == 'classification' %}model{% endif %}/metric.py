@@ -1,6 +1,5 @@
 """Metrics for config.json's ``metrics``: torchmetrics counts, so exact over a whole epoch.
-accuracy and top_k_acc count every sample alike; precision, recall and f1 average the classes;
-per_class gives test.py each class's own."""
+accuracy and top_k_acc count every sample alike; precision, recall and f1 average the classes."""
 
 from torchmetrics import Metric, classification
 
@@ -39,12 +38,10 @@ def per_class(class_names: list[str]) -> dict[str, Metric]:
 class PerClass(classification.MulticlassStatScores):
     def __init__(self, class_names: list[str]):
         super().__init__(len(class_names), average=None, validate_args=False)
-        self.class_names = class_names
+        self.names = class_names
 
     def compute(self) -> dict[str, dict[str, float]]:  # a class never predicted: precision 0
-        tp, fp, _, fn, support = super().compute().T.tolist()  # torchmetrics' order
-        rows = zip(self.class_names, tp, fp, fn, support, strict=True)
-        return {
-            c: dict(precision=t / max(t + p, 1), recall=t / max(t + f, 1), support=n)
-            for c, t, p, f, n in rows
-        }
+        tp, fp, _, fn, support = super().compute().T  # torchmetrics' order
+        precision, recall = tp / (tp + fp).clamp(min=1), tp / (tp + fn).clamp(min=1)
+        rows = zip(self.names, precision.tolist(), recall.tolist(), support.tolist(), strict=True)
+        return {name: {"precision": p, "recall": r, "support": s} for name, p, r, s in rows}

@@ -50,20 +50,22 @@ def loader(split: float | int = 0, sampler: str | None = "balanced", training=Tr
 
 
 def test_balanced_class_weights_are_n_over_classes_times_count_of_the_training_split():
-    weight = loader().loss_weight("balanced", torch.device("cpu"))["weight"]
+    weight = loader().loss_args({"class_weights": "balanced"}, torch.device("cpu"))["weight"]
     expected = [520 / (3 * 20), 520 / (3 * 100), 520 / (3 * 400)]  # as sklearn's "balanced"
     assert weight.tolist() == pytest.approx(expected)
     held_out = loader(split=100)  # the 100 validation samples are not counted
     counts = Labelled().labels[split_indices(520, 100)[0]].bincount(minlength=3)
     expected = (420 / (3 * counts)).tolist()
-    assert held_out.loss_weight("balanced", "cpu")["weight"].tolist() == pytest.approx(expected)
-    assert loader().loss_weight([1, 2, 3], "cpu")["weight"].tolist() == [1, 2, 3]
-    assert loader().loss_weight(None, "cpu") == {}
+    assert held_out.loss_args({"class_weights": "balanced"}, "cpu")[
+        "weight"
+    ].tolist() == pytest.approx(expected)
+    assert loader().loss_args({"class_weights": [1, 2, 3]}, "cpu")["weight"].tolist() == [1, 2, 3]
+    assert loader().loss_args({"class_weights": None}, "cpu") == {}
 
 
 def test_a_list_of_class_weights_of_the_wrong_length_names_the_classes():
     with pytest.raises(InputError, match=r"loss.class_weights: .*\['rare', 'common', 'frequent'\]"):
-        loader().loss_weight([1.0, 2.0], "cpu")
+        loader().loss_args({"class_weights": [1.0, 2.0]}, "cpu")
 
 
 def test_the_balanced_sampler_weighs_each_sample_by_its_class_in_training_only():
@@ -182,7 +184,7 @@ def test_the_trainer_weighs_the_loss_by_the_class_weights(base_config: dict, set
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("loss.class_weights=[1, 2]", "loss.class_weights: give 'balanced' or a weight per class"),
+        ("loss.class_weights=[1, 2]", "loss.class_weights: 'balanced' or one weight per class of"),
         ("loss.class_weights=even", "loss.class_weights: must be null, 'balanced' or a list"),
         ("loss.class_weights=[1, 0]", "loss.class_weights[1]: must be a weight > 0, got 0"),
         ("loss.type=unweighted", "loss.class_weights: got an unexpected keyword argument 'weight'"),
