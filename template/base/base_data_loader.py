@@ -91,11 +91,11 @@ class BaseDataLoader(DataLoader):
         sampler = EpochBatchSampler(self.valid_idx, self.batch_sampler.batch_size, False, 0, False)
         return DataLoader(self.dataset, batch_sampler=sampler, generator=seeded(0), **self.options)
 
-    def loss_args(self, loss: dict[str, Any], device: torch.device) -> dict[str, torch.Tensor]:
+    def loss_args(self, config: Any, device: torch.device) -> dict[str, torch.Tensor]:
         """The loss's ``weight`` by loss.class_weights (or none); "balanced": as scikit-learn's."""
-        setting, names, labels = loss.get("class_weights"), self.class_names, self.train_labels
-        if setting is None:
+        if (setting := config["loss"].get("class_weights")) is None:
             return {}
+        names, labels = self.class_names, self.train_labels
         if labels is None or setting != "balanced" and len(setting) != len(names):
             raise InputError(f"loss.class_weights: 'balanced' or one weight per class of {names}")
         counts = labels.bincount(minlength=len(names)).clamp(min=1)  # a class never seen: 1

@@ -59,9 +59,7 @@ class Trainer:
         self.optimizer = config.init_obj("optimizer", trainable)
         self.lr_scheduler = build_lr_scheduler(config, self.optimizer, self.steps_per_epoch)
         # loss.class_weights weigh training and validation; test.py reports the plain loss
-        self.criterion = config.init_ftn(
-            "loss", **data_loader.loss_args(config["loss"], self.device)
-        )
+        self.criterion = config.init_ftn("loss", **data_loader.loss_args(config, self.device))
         self.sampler, self.class_names = data_loader.batch_sampler, data_loader.class_names
         self.data_loader = inf_loop(data_loader) if settings["len_epoch"] else data_loader
         self.valid_data_loader = data_loader.split_validation()

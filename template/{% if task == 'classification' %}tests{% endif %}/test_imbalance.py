@@ -49,23 +49,25 @@ def loader(split: float | int = 0, sampler: str | None = "balanced", training=Tr
     )
 
 
+def loss_args(loader: Loader, class_weights) -> dict:
+    return loader.loss_args({"loss": {"class_weights": class_weights}}, torch.device("cpu"))
+
+
 def test_balanced_class_weights_are_n_over_classes_times_count_of_the_training_split():
-    weight = loader().loss_args({"class_weights": "balanced"}, torch.device("cpu"))["weight"]
+    weight = loss_args(loader(), "balanced")["weight"]
     expected = [520 / (3 * 20), 520 / (3 * 100), 520 / (3 * 400)]  # as sklearn's "balanced"
     assert weight.tolist() == pytest.approx(expected)
     held_out = loader(split=100)  # the 100 validation samples are not counted
     counts = Labelled().labels[split_indices(520, 100)[0]].bincount(minlength=3)
     expected = (420 / (3 * counts)).tolist()
-    assert held_out.loss_args({"class_weights": "balanced"}, "cpu")[
-        "weight"
-    ].tolist() == pytest.approx(expected)
-    assert loader().loss_args({"class_weights": [1, 2, 3]}, "cpu")["weight"].tolist() == [1, 2, 3]
-    assert loader().loss_args({"class_weights": None}, "cpu") == {}
+    assert loss_args(held_out, "balanced")["weight"].tolist() == pytest.approx(expected)
+    assert loss_args(loader(), [1, 2, 3])["weight"].tolist() == [1, 2, 3]
+    assert loss_args(loader(), None) == {}
 
 
 def test_a_list_of_class_weights_of_the_wrong_length_names_the_classes():
     with pytest.raises(InputError, match=r"loss.class_weights: .*\['rare', 'common', 'frequent'\]"):
-        loader().loss_args({"class_weights": [1.0, 2.0]}, "cpu")
+        loss_args(loader(), [1.0, 2.0])
 
 
 def test_the_balanced_sampler_weighs_each_sample_by_its_class_in_training_only():
