@@ -58,6 +58,7 @@ DEFAULT_FILES = {
     "tests/test_bad_input.py",
     "tests/conftest.py",
     "tests/test_classification.py",
+    "tests/test_imbalance.py",
     "tests/test_config.py",
     "tests/test_controls.py",
     "tests/test_data_loader.py",
@@ -142,7 +143,7 @@ def test_defaults(copie):
 
 # the files of a task beyond the defaults' (MNIST; folder: the image-folder code instead)
 TASK_FILES = {
-    "classification": {"tests/test_classification.py"},
+    "classification": {"tests/test_classification.py", "tests/test_imbalance.py"},
     "segmentation": {"tests/test_segmentation.py", "data_loader/canvas.py"},
     "regression": {"tests/test_regression.py", "data_loader/rotated.py"},
 }
