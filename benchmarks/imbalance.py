@@ -1,7 +1,7 @@
 """Imbalanced classes: plain training versus balanced class weights versus the balanced sampler.
 
     python benchmarks/imbalance.py                          # 8 classes, 80 down to 10 crops
-    python benchmarks/imbalance.py --epochs 10 --seeds 3 --size 32
+    python benchmarks/imbalance.py --epochs 15 --seeds 3 --size 32 --augment
 
 Renders the classification `folder` project, writes real-photo crops (tests/photos.py: crops of
 the sample photos of scikit-image and scikit-learn, training crops from the top of each photo,
@@ -49,6 +49,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--size", type=int, default=32, help="image side in pixels")
+    parser.add_argument("--augment", action="store_true", help="random resized crops and flips")
     options = parser.parse_args()
     counts = list(range(80, 9, -10))  # 80, 70, ..., 10 training crops
     with tempfile.TemporaryDirectory() as tmp:
@@ -73,6 +74,11 @@ def main() -> None:
             "data_loader.args.cache=true",
             *([f"arch.args={json.dumps({**arch, **shape})}"] if shape else []),
         ]
+        if options.augment:  # what the rare classes' repeated crops need most
+            crop = {"size": [options.size] * 2, "scale": [0.5, 1.0], "antialias": True}
+            steps = [{"type": "RandomResizedCrop", "args": crop}]
+            steps += [{"type": "RandomHorizontalFlip", "args": {}}]
+            common.append(f"data_loader.args.augment={json.dumps(steps)}")
         runs = []
         for seed in range(options.seeds):
             for name, extra in SETTINGS.items():
