@@ -33,6 +33,7 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device, batches: int
     tracker = MetricTracker({**metrics, **per_class(data_loader.class_names)}, device)
     figures = Figures(data_loader.class_names)  # under DDP: drawn from the main process's shard
     data = islice(data_loader, batches or None)  # 0: all of it
+    # the plain loss (loss.class_weights weigh training only), comparable between runs
     results = evaluate(model, data, config.init_ftn("loss"), tracker, device, figures.update)
     if not distributed.is_main():
         return

@@ -27,7 +27,7 @@ class Figures:
         return {"confusion_matrix": self.confusion_matrix(), "misclassified": self.misclassified()}
 
     def confusion_matrix(self) -> Figure:
-        """Counts of (true, predicted) classes on a log scale, right ones on the diagonal; R, P."""
+        """(true, predicted) counts, log scale; rows labelled with recall R, columns precision P."""
         names, confusion = self.names, self.confusion.cpu().view(len(self.names), -1)
         recall, precision = (confusion.diagonal() / confusion.sum(d).clamp(min=1) for d in (1, 0))
         axes = Figure(figsize=(6.4, 5.6), layout="constrained").subplots()
