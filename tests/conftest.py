@@ -1,7 +1,7 @@
 """Shared helpers of the template's tests: variants to render, the MNIST folder, subprocesses.
 
 How the suite runs fast (``make test`` runs ``pytest``, which pyproject.toml's addopts make
-``-n auto --dist loadgroup``: one pytest-xdist worker per core):
+``-n logical --dist loadgroup``: one pytest-xdist worker per core):
 
 - **One torch thread per process.** ``pytest_configure`` sets ``OMP_NUM_THREADS=1`` (and MKL's,
   OpenBLAS') unless already set: every worker and every ``train.py`` it starts inherit it, so two
