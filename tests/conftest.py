@@ -128,9 +128,21 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first (a stable sort: the order within each tier is kept)."""
+@pytest.hookimpl(trylast=True)  # after pytest-xdist's own hook
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Slow tests first (a stable sort: the order within each tier is kept); each test of an
+    xdist_group named ``NODEID@GROUP``, which is how ``--dist loadgroup`` finds its group."""
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    if not getattr(config.option, "loadgroup", False):  # set in xdist workers under loadgroup
+        return
+    for item in items:
+        groups = sorted({str(mark.args[0]) for mark in item.iter_markers("xdist_group")})
+        if groups and "@" not in item.nodeid:
+            # pytest-xdist 3.8 renames the test through item._nodeid, which pytest 9 no longer
+            # reads (it keeps a NodeId in item._id): without this, groups are split up
+            from _pytest.nodeid import NodeId  # pytest >= 9, where xdist's renaming fails
+
+            item._id = NodeId.parse(f"{item.nodeid}@{'_'.join(groups)}")
 
 
 def variant_id(answers: dict) -> str:
