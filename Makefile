@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine (Python >= 3.10 with venv):
 #   make demo [DATA_DIR=/folder/that/holds/MNIST]  render a project with the defaults into demo/, train it, test it
 #   make test                                       run the template's whole test suite
+#   make test-fast                                  the tests marked not slow (minutes), while developing
 PYTHON ?= python3
 TORCH ?= torch==2.14.1 torchvision==0.29.1
 VENV := .venv
@@ -8,7 +9,7 @@ PY := $(VENV)/bin/python
 DEMO := demo
 DATA_DIR ?= data
 
-.PHONY: venv demo test clean
+.PHONY: venv demo test test-fast clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +29,9 @@ demo: venv
 
 test: venv
 	$(PY) -m pytest
+
+test-fast: venv
+	$(PY) -m pytest -m "not slow"
 
 clean:
 	rm -rf $(VENV) $(DEMO)

@@ -8,12 +8,15 @@
   resolves offline and leaves this environment as it was; ``PIP_NO_INDEX=1`` (nothing is
   downloaded) and ``PIP_NO_BUILD_ISOLATION=0`` (the build backend, setuptools, is the installed
   one instead of a fresh download) are set in its environment. The command line is unchanged.
-- ``python -m data_loader mnist DIR``: ``--mnist MNIST_DATA`` is appended (the real MNIST files
-  instead of a download); the commands after it keep the documented ``data_dir``.
-- ``python train.py ...``: ``TRAIN_OVERRIDES`` are appended (real MNIST from ``MNIST_DATA``, unless
-  an example folder was written, and one short epoch).
-- ``python test.py ...``: ``data_loader.args.data_dir=MNIST_DATA`` is appended, with the same
+- ``python -m data_loader mnist DIR``: ``--mnist MNIST`` is appended (real MNIST files instead of
+  a download); the commands after it keep the documented ``data_dir``.
+- ``python train.py ...``: ``TRAIN_OVERRIDES`` are appended (real MNIST from ``MNIST``, unless an
+  example folder was written, and one short epoch).
+- ``python test.py ...``: ``data_loader.args.data_dir=MNIST`` is appended, with the same
   exception.
+
+``MNIST`` is the shell's ``mnist`` folder: the tests give it the first images of the real MNIST
+(tests/conftest.py ``mnist_subset``), all that one short epoch and a test split need.
 - ``RUN_ID`` in an argument: the run folder that train.py made.
 - ``pytest``: ``tests/test_config.py`` is appended (tests/test_generated_project.py runs the whole
   project suite, through the same ``pytest`` command of the project's CI workflow).
@@ -30,10 +33,9 @@ import sysconfig
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import MNIST_DATA, REPO
+from tests.conftest import REPO
 
 TRAIN_LEN_EPOCH = 20  # batches: enough to get far above chance, quick on a CPU
-DATA_OVERRIDE = f"data_loader.args.data_dir={MNIST_DATA}"
 TRAIN_OVERRIDES = ["trainer.epochs=1", f"trainer.len_epoch={TRAIN_LEN_EPOCH}"]
 PROJECT_TESTS = ["tests/test_config.py"]
 
@@ -62,14 +64,16 @@ class Executed:
 
 
 class DocShell:
-    """A shell session in ``cwd`` that runs documented commands through ``executed``; ``pip``
-    installs into the throwaway environment ``venv``."""
+    """A shell session in ``cwd`` that runs documented commands through ``executed``, on the MNIST
+    files in ``mnist``; ``pip`` installs into the throwaway environment ``venv``."""
 
-    def __init__(self, cwd: Path, venv: Path):
+    def __init__(self, cwd: Path, venv: Path, mnist: Path):
         self.cwd = cwd
         self.venv = venv
+        self.mnist = mnist
         self.history: list[Executed] = []
-        self.data_overrides = [DATA_OVERRIDE]  # emptied once an example image folder is written
+        # emptied once an example image folder is written
+        self.data_overrides = [f"data_loader.args.data_dir={mnist}"]
         make_venv(self.venv)
         path = os.pathsep.join([str(self.venv / "bin"), str(Path(sys.executable).parent)])
         self.env = {
@@ -117,7 +121,7 @@ class DocShell:
             return argv
         if tool == "python" and args[:3] == ["-m", "data_loader", "mnist"]:
             self.data_overrides = []
-            return [*argv, "--mnist", str(MNIST_DATA)]
+            return [*argv, "--mnist", str(self.mnist)]
         if tool == "python" and args[:1] == ["train.py"]:
             return [*argv, *self.data_overrides, *TRAIN_OVERRIDES]
         if tool == "python" and args[:1] == ["test.py"]:

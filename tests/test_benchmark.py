@@ -1,28 +1,15 @@
 """The benchmark runs end to end (on a tiny MNIST subset: its figures are not checked here)."""
 
-import gzip
 import json
-import math
 
-from tests.conftest import MNIST_FILES, REPO, python
+import pytest
 
-
-def write_subset(mnist, target, n_train: int = 1280, n_test: int = 256) -> None:
-    """The first samples of each real MNIST file, as valid IDX files."""
-    raw = target / "MNIST" / "raw"
-    raw.mkdir(parents=True)
-    for name in MNIST_FILES:
-        data = gzip.decompress((mnist / "MNIST" / "raw" / name).read_bytes())
-        ndim = data[3]
-        shape = [int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim)]
-        shape[0] = n_train if name.startswith("train") else n_test
-        header = data[:4] + b"".join(n.to_bytes(4, "big") for n in shape)
-        body = data[4 + 4 * ndim : 4 + 4 * ndim + math.prod(shape)]
-        (raw / name).write_bytes(gzip.compress(header + body))
+from tests.conftest import REPO, python, write_mnist_subset
 
 
+@pytest.mark.slow
 def test_benchmark_prints_its_figures(mnist_data, tmp_path):
-    write_subset(mnist_data, tmp_path / "data")
+    write_mnist_subset(mnist_data, tmp_path / "data", n_train=1280, n_test=256)
     result = python(
         str(REPO / "benchmarks" / "bench.py"),
         str(tmp_path / "data"),

@@ -13,6 +13,9 @@ import torch
 from tests.conftest import METRICS, run
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run"]
+# one machine: a rendezvous on a free port (the default 29500 would clash when two xdist workers
+# run torchrun at once)
+STANDALONE = [*TORCHRUN, "--standalone"]
 STEP_LR = [
     "lr_scheduler.type=StepLR",
     "lr_scheduler.interval=epoch",
@@ -36,7 +39,7 @@ def free_port() -> int:
 def train(project: Path, save_dir: Path, mnist: Path, *args: str, procs: int = 1) -> Path:
     """Train (under torchrun when ``procs`` > 1); return the one run folder."""
     launcher = (
-        [*TORCHRUN, f"--nproc_per_node={procs}", "train.py"]
+        [*STANDALONE, f"--nproc_per_node={procs}", "train.py"]
         if procs > 1
         else [sys.executable, "train.py"]
     )
@@ -58,7 +61,7 @@ def train(project: Path, save_dir: Path, mnist: Path, *args: str, procs: int = 1
 
 def evaluate_metrics(project: Path, checkpoint: Path, mnist: Path, procs: int) -> dict:
     launcher = (
-        [*TORCHRUN, f"--nproc_per_node={procs}", "test.py"]
+        [*STANDALONE, f"--nproc_per_node={procs}", "test.py"]
         if procs > 1
         else [sys.executable, "test.py"]
     )
@@ -89,6 +92,7 @@ dist.destroy_process_group()
 
 # every task, and both datasets: the MNIST loaders of segmentation and regression dropped samples
 # once; the folder loader (shared by every task) once lost top_k_acc to torchmetrics' groups
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("task", "n_test", "dataset"),
     [
@@ -110,7 +114,7 @@ def test_three_processes_evaluate_every_test_sample_once(copie, tmp_path, task, 
     script = tmp_path / "count.py"
     script.write_text(COUNT_TEST_SAMPLES)
     counted = run(
-        [*TORCHRUN, "--nproc_per_node=3", str(script), str(data)],
+        [*STANDALONE, "--nproc_per_node=3", str(script), str(data)],
         cwd=project,
         env={"PYTHONPATH": str(project)},
     )
@@ -135,6 +139,7 @@ def test_three_processes_evaluate_every_test_sample_once(copie, tmp_path, task, 
     assert sharded == pytest.approx(single, rel=1e-5, abs=1e-6)
 
 
+@pytest.mark.slow
 def test_two_processes_match_one_with_the_same_global_batch(project, mnist_data, tmp_path):
     common = ["trainer.epochs=2", "trainer.len_epoch=150"]
     one = train(project, tmp_path / "one", mnist_data, *common, "data_loader.args.batch_size=128")
@@ -148,6 +153,7 @@ def test_two_processes_match_one_with_the_same_global_batch(project, mnist_data,
     assert abs(acc_one - acc_two) <= 0.005
 
 
+@pytest.mark.slow
 def test_training_controls_under_two_processes(project, mnist_data, tmp_path):
     """--fast-dev-run leaves nothing behind; EMA, warm-up and freeze train under DDP."""
     controls = [
@@ -156,7 +162,7 @@ def test_training_controls_under_two_processes(project, mnist_data, tmp_path):
         'trainer.freeze=["features"]',
     ]
     dev = run(
-        [*TORCHRUN, "--nproc_per_node=2", "train.py", f"trainer.save_dir={tmp_path / 'dev'}"]
+        [*STANDALONE, "--nproc_per_node=2", "train.py", f"trainer.save_dir={tmp_path / 'dev'}"]
         + [f"data_loader.args.data_dir={mnist_data}", *controls, "--fast-dev-run"],
         cwd=project,
     )
@@ -168,6 +174,7 @@ def test_training_controls_under_two_processes(project, mnist_data, tmp_path):
     assert state["steps_done"] == state["ema_state_dict"]["n_averaged"] == 10
 
 
+@pytest.mark.slow
 def test_two_node_rendezvous_on_loopback(project, mnist_data, tmp_path):
     port, save_dir = free_port(), tmp_path / "saved"
     nodes = [
@@ -202,6 +209,7 @@ def test_two_node_rendezvous_on_loopback(project, mnist_data, tmp_path):
     assert "epoch          : 1" in outputs[0] and "epoch          : 1" not in outputs[1]
 
 
+@pytest.mark.slow
 def test_checkpoints_move_between_ddp_and_single_process(project, mnist_data, tmp_path):
     common = ["trainer.len_epoch=20", *STEP_LR]
     ddp_run = train(project, tmp_path / "a", mnist_data, "trainer.epochs=1", *common, procs=2)
@@ -212,7 +220,7 @@ def test_checkpoints_move_between_ddp_and_single_process(project, mnist_data, tm
 
     single_run = train(project, tmp_path / "b", mnist_data, "trainer.epochs=1", *common)
     resumed = run(
-        [*TORCHRUN, "--nproc_per_node=2", "train.py", "-r", str(single_run), "trainer.epochs=2"],
+        [*STANDALONE, "--nproc_per_node=2", "train.py", "-r", str(single_run), "trainer.epochs=2"],
         cwd=project,
     )
     assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -234,6 +242,7 @@ def test_slurm_scripts_only_for_several_gpus(project, copie):
         assert not (result.project_dir / "slurm").exists()
 
 
+@pytest.mark.slow
 def test_compile_trains_and_saves_plain_weights(project, mnist_data, tmp_path):
     run_dir = train(
         project,

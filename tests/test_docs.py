@@ -28,7 +28,16 @@ import yaml
 from copier import run_copy
 
 from tests import markdown
-from tests.conftest import METRICS, MNIST_DATA, REPO, VARIANTS, python, run
+from tests.conftest import (
+    METRICS,
+    MNIST_DATA,
+    REPO,
+    VARIANTS,
+    python,
+    run,
+    shared_group,
+    variant_id,
+)
 from tests.doc_commands import TRAIN_LEN_EPOCH, DocShell, command_lines
 
 DOCS = REPO / "docs"
@@ -180,15 +189,17 @@ def render(source: Path, dst: Path, answers: dict[str, Any], only: list[str] | N
 
 
 @pytest.fixture(scope="session")
-def variants(template_source, tmp_path_factory) -> list[Variant]:
-    """README.md and config.json of every variant (tests/conftest.py VARIANTS)."""
-    root = tmp_path_factory.mktemp("docs_variants")
-    rendered = []
-    for i, answers in enumerate(VARIANTS):
-        project = render(template_source, root / str(i), answers, ["README.md", "config.json"])
-        config = json.loads((project / "config.json").read_text())
-        rendered.append(Variant(answers, config, (project / "README.md").read_text()))
-    return rendered
+def variants(rendered_variants) -> list[Variant]:
+    """README.md and config.json of every variant (tests/conftest.py VARIANTS), read from the
+    render shared with tests/test_render.py: its tests belong to ``shared_group["variants"]``."""
+    return [
+        Variant(answers, json.loads((project / "config.json").read_text()), readme(project))
+        for answers, project in rendered_variants
+    ]
+
+
+def readme(project: Path) -> str:
+    return (project / "README.md").read_text()
 
 
 @pytest.fixture(scope="session")
@@ -271,6 +282,7 @@ def tool_help(full_projects) -> dict[str, str]:
 # --- config keys --------------------------------------------------------------------------------
 
 
+@shared_group["variants"]
 def test_config_reference_documents_every_key_of_every_variant(variants, defaults):
     rows = reference_rows(CONFIG_REFERENCE.read_text())
     documented = set(rows)
@@ -316,6 +328,7 @@ def condition_notes(
     return []
 
 
+@shared_group["variants"]
 def test_each_generated_readme_documents_exactly_its_config(variants):
     problems = []
     for v in variants:
@@ -368,6 +381,7 @@ def readme_texts(variants) -> dict[str, str]:
     return {name: text for text, name in texts.items()}
 
 
+@shared_group["variants"]
 def test_every_key_the_docs_mention_exists(variants):
     paths = set().union(*(key_paths(v.config) for v in variants))
     top_level = {p.split(".")[0] for p in paths}
@@ -444,6 +458,7 @@ def standalone_flags(text: str) -> set[str]:
     return flags
 
 
+@shared_group["variants"]
 def test_every_flag_the_docs_mention_exists(variants, cli_flags, tool_help):
     script_flags = set().union(*cli_flags.values())
     other_flags = set().union(*OTHER_TOOL_FLAGS.values())
@@ -470,6 +485,7 @@ def test_every_flag_the_docs_mention_exists(variants, cli_flags, tool_help):
     assert not problems, show(problems)
 
 
+@shared_group["variants"]
 def test_other_tools_flags_exist(tool_help):
     problems = [
         f"{flag} is not in the help of {tool}"
@@ -607,11 +623,13 @@ def assert_installed(shell: DocShell, project: Path) -> None:
     assert not list(Path(sys.executable).parents[1].glob(f"lib/python*/site-packages/{name}-*"))
 
 
-def test_getting_started_commands_run(mnist_data, tmp_path):
-    """Every shell block of getting-started.md, in order, each starting in the same folder."""
+@pytest.mark.slow
+def test_getting_started_commands_run(mnist_subset, tmp_path):
+    """Every shell block of getting-started.md, in order, each starting in the same folder (on the
+    first real MNIST images)."""
     work = tmp_path / "work"
     work.mkdir()
-    shell = DocShell(work, tmp_path / "venv")
+    shell = DocShell(work, tmp_path / "venv", mnist_subset)
     for block in markdown.blocks((DOCS / "getting-started.md").read_text(), "bash"):
         shell.cwd = work
         shell.run_block(block.code)
@@ -631,20 +649,35 @@ def test_template_readme_shows_the_getting_started_commands():
     assert markdown.blocks(readme, "bash")[0].code == first.code
 
 
-def test_generated_readme_quick_start_runs(variants, template_source, mnist_data, tmp_path):
-    """Each distinct quick start, run in the last variant that shows it (the first variants are
-    close to the defaults, which getting-started already runs)."""
-    quick_starts = {}
-    for v in variants:
-        (block,) = markdown.blocks(markdown.section(v.readme, README_QUICK_START), "bash")
-        quick_starts[block.code] = v
-    for i, (code, v) in enumerate(quick_starts.items()):
-        project = render(template_source, tmp_path / f"project{i}", v.answers)
-        shell = DocShell(project, tmp_path / f"venv{i}")
-        shell.run_block(code)
-        assert_installed(shell, project)
-        assert_trained_and_tested(project, v.config)
-        assert any(e.argv[0] == "pytest" and "passed" in e.result.stdout for e in shell.history)
+# the quick start shows the dataset's commands and the task's run name: the last variant of each
+# task and dataset runs it (the first variants are close to the defaults, which getting-started
+# already runs); test_quick_start_variants_show_every_quick_start checks that none is missed
+QUICK_START_VARIANTS = list({(a["task"], a["dataset"]): a for a in VARIANTS}.values())
+
+
+def quick_start(readme_text: str) -> str:
+    (block,) = markdown.blocks(markdown.section(readme_text, README_QUICK_START), "bash")
+    return block.code
+
+
+@shared_group["variants"]
+def test_quick_start_variants_show_every_quick_start(variants):
+    shown = {quick_start(v.readme) for v in variants}
+    run = {quick_start(v.readme) for v in variants if v.answers in QUICK_START_VARIANTS}
+    assert run == shown and len(QUICK_START_VARIANTS) == len(run)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("answers", QUICK_START_VARIANTS, ids=variant_id)
+def test_generated_readme_quick_start_runs(answers, template_source, mnist_subset, tmp_path):
+    """The quick start of the project's README, run in it (on the first real MNIST images)."""
+    project = render(template_source, tmp_path / "project", answers)
+    config = json.loads((project / "config.json").read_text())
+    shell = DocShell(project, tmp_path / "venv", mnist_subset)
+    shell.run_block(quick_start(readme(project)))
+    assert_installed(shell, project)
+    assert_trained_and_tested(project, config)
+    assert any(e.argv[0] == "pytest" and "passed" in e.result.stdout for e in shell.history)
 
 
 def test_make_targets_of_the_template_readme(tmp_path):

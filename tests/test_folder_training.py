@@ -21,6 +21,7 @@ def mnist_copy(mnist_data, tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task", list(BARS))
 def test_default_folder_project_reaches_its_bar_on_mnist_pngs(task, copie, mnist_copy, tmp_path):
     result = copie.copy(extra_answers={"task": task, "dataset": "folder"})

@@ -2,9 +2,6 @@
 of its CI workflow."""
 
 import re
-from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
 
 import pytest
 
@@ -43,32 +40,14 @@ def test_suite_variants_cover_every_answer():
     assert defaults["metrics"] == DEFAULT_METRICS["classification"]
 
 
-# The suites run two at a time, each with one thread per process: their time goes mostly to
-# Python (imports, small batches, figures, checkpoints), so two lanes on two cores take about
-# half the time of one after the other, and one thread each keeps them from oversubscribing.
-LANES = 2
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-@pytest.fixture(scope="module")
-def suites(copie_session) -> Iterator[dict[str, tuple[Any, Future]]]:
-    """Every variant rendered, and its suite started in the background; a test waits for its own."""
-    with ThreadPoolExecutor(LANES) as pool:
-        runs = {}
-        for answers in SUITE_VARIANTS:
-            result = copie_session.copy(extra_answers=answers)
-            suite = pool.submit(run_ci_step, result.project_dir, "Test", env=ONE_THREAD)
-            runs[variant_id(answers)] = result, suite
-        yield runs
-        for _, suite in runs.values():
-            suite.cancel()
-
-
+# One test per variant: pytest-xdist spreads the six suites over its workers, each suite one
+# process with one torch thread (tests/conftest.py), so two cores run two suites at a time.
+@pytest.mark.slow
 @pytest.mark.parametrize("answers", SUITE_VARIANTS, ids=variant_id)
-def test_project_suite_passes(suites, answers):
-    result, running = suites[variant_id(answers)]
+def test_project_suite_passes(copie, answers):
+    result = copie.copy(extra_answers=answers)
     assert result.exit_code == 0, result.exception
-    suite = running.result()
+    suite = run_ci_step(result.project_dir, "Test")
     assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-2000:]
     passed = int(re.search(r"(\d+) passed", suite.stdout).group(1))
     assert passed >= 40 and "failed" not in suite.stdout

@@ -18,6 +18,8 @@ import pytest
 
 from tests.conftest import python
 
+pytestmark = pytest.mark.slow  # each test trains and resumes
+
 # short epochs (20 batches, 1000 validation images) and a schedule that a resume may extend
 LEN_EPOCH = 20
 SHORT_RUN = [

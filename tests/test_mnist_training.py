@@ -5,13 +5,11 @@ regression test MAE <= 7 degrees (3 epochs each). test.py also saves the task's 
 """
 
 import json
-import resource
-import time
 
 import matplotlib.image
 import pytest
 
-from tests.conftest import python
+from tests.conftest import python, shared_group
 
 BARS = {  # task: (metric in test_metrics.json, passes, figures test.py saves)
     "classification": (
@@ -24,28 +22,12 @@ BARS = {  # task: (metric in test_metrics.json, passes, figures test.py saves)
 }
 
 
-def children_cpu_seconds() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
+@pytest.mark.slow
+@shared_group["mnist-trained"]
 @pytest.mark.parametrize("task", list(BARS))
-def test_default_project_reaches_its_bar_on_mnist(task, copie, mnist_data, tmp_path):
-    result = copie.copy(extra_answers={"task": task})
-    assert result.exit_code == 0, result.exception
-    project, save_dir = result.project_dir, tmp_path / "saved"
-    start, cpu_start = time.perf_counter(), children_cpu_seconds()
-    trained = python(
-        "train.py",
-        "-c",
-        "config.json",
-        f"trainer.save_dir={save_dir}",
-        f"data_loader.args.data_dir={mnist_data}",
-        cwd=project,
-    )
-    seconds, cpu_seconds = time.perf_counter() - start, children_cpu_seconds() - cpu_start
-    assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
-    (run,) = (save_dir / "models").glob("*/*")
+def test_default_project_reaches_its_bar_on_mnist(task, mnist_trained, mnist_data):
+    trained = mnist_trained(task)
+    project, run = trained.project, trained.run
     tested = python(
         "test.py",
         "-r",
@@ -57,8 +39,8 @@ def test_default_project_reaches_its_bar_on_mnist(task, copie, mnist_data, tmp_p
     metrics = json.loads((run / "test_metrics.json").read_text())
     name, passes, figures = BARS[task]
     print(
-        f"\n{task}: test {name} {metrics[name]:.4f} ({metrics}); train.py {seconds:.1f} s wall, "
-        f"{cpu_seconds:.1f} s CPU (user+sys)"
+        f"\n{task}: test {name} {metrics[name]:.4f} ({metrics}); train.py "
+        f"{trained.train_seconds:.1f} s wall, {trained.train_cpu_seconds:.1f} s CPU (user+sys)"
     )
     assert passes(metrics[name]), f"test {name} {metrics[name]}"
     assert {p.name for p in run.glob("*.png")} == figures

@@ -1,4 +1,4 @@
-"""predict.py and export.py on a short-trained model of each task, with real MNIST test images
+"""predict.py and export.py on the trained default project of each task, with real MNIST test images
 written as PNG files: predictions equal the model's outputs at test time, every export format
 matches PyTorch, predictions from .onnx and .pt2 equal the checkpoint's, bad input is one line."""
 
@@ -10,10 +10,14 @@ import pytest
 import torch
 from torchvision.io import read_image
 
-from tests.conftest import MNIST_FILES, TASKS, python
+from tests.conftest import MNIST_FILES, TASKS, python, shared_group
 
 # torchvision 0.29 deprecates its image codecs (for TorchCodec); the project still uses them
-pytestmark = pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning")
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:The image decoding:DeprecationWarning"),
+    pytest.mark.slow,  # the checkpoints are the quality runs of tests/test_mnist_training.py
+    shared_group["mnist-trained"],
+]
 N_IMAGES = 1000
 FORMATS = ("safetensors", "pt2", "onnx")
 # run inside the generated project: the first N_IMAGES test inputs as PNG files, and the outputs
@@ -54,22 +58,13 @@ def mnist(tmp_path_factory, mnist_data) -> Path:
 
 
 @pytest.fixture(scope="module")
-def trained(copie_session, tmp_path_factory, mnist) -> dict[str, dict]:
-    """Per task: the project, a checkpoint trained for a few steps, PNGs and reference outputs."""
+def trained(mnist_trained, tmp_path_factory, mnist) -> dict[str, dict]:
+    """Per task: the project, its checkpoint trained on MNIST (shared with the quality test), PNGs
+    and reference outputs."""
     runs = {}
     for task in TASKS:
-        project = copie_session.copy(extra_answers={"task": task, "n_gpu": 0}).project_dir
-        work = tmp_path_factory.mktemp(task)
-        overrides = [
-            f"trainer.save_dir={work / 'saved'}",
-            f"data_loader.args.data_dir={mnist}",
-            "trainer.epochs=1",
-            "trainer.len_epoch=20",
-            "data_loader.args.validation_split=256",
-        ]
-        done = python("train.py", "-c", "config.json", *overrides, cwd=project)
-        assert done.returncode == 0, done.stderr[-3000:]
-        (checkpoint,) = (work / "saved" / "models").glob("*/*/model_best.pth")
+        project, run = mnist_trained(task).project, mnist_trained(task).run
+        work, checkpoint = tmp_path_factory.mktemp(task), run / "model_best.pth"
         done = python("-c", REFERENCE, str(checkpoint), str(mnist), str(work), cwd=project)
         assert done.returncode == 0, done.stderr[-3000:]
         reference = torch.load(work / "reference.pt")

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 from tests import markdown
-from tests.conftest import DEFAULT_METRICS, METRICS, MONITORS, REPO, TASKS, VARIANTS, python
+from tests.conftest import DEFAULT_METRICS, METRICS, MONITORS, REPO, TASKS, python, shared_group
 
 DEFAULT_FILES = {
     ".copier-answers.yml",
@@ -104,17 +104,6 @@ def project_files(project: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def rendered(copie_session) -> list[tuple[dict, Path]]:
-    """Every variant, rendered once into one folder."""
-    projects = []
-    for answers in VARIANTS:
-        result = copie_session.copy(extra_answers=answers)
-        assert result.exit_code == 0, f"{answers}: {result.exception}"
-        projects.append((answers, result.project_dir))
-    return projects
-
-
 def test_defaults(copie):
     result = copie.copy()
     assert result.exit_code == 0, result.exception
@@ -199,8 +188,9 @@ def test_names_with_quotes_render_valid_toml(copie):
     assert pyproject["project"]["description"] == 'Says "hi" \\ bye'
 
 
-def test_every_variant_has_its_answers_and_only_its_options(rendered):
-    for answers, project in rendered:
+@shared_group["variants"]
+def test_every_variant_has_its_answers_and_only_its_options(rendered_variants):
+    for answers, project in rendered_variants:
         files = project_files(project)
         stored = yaml.safe_load(files[".copier-answers.yml"])
         assert {k: stored[k] for k in answers} == answers
@@ -246,7 +236,8 @@ def assert_only_its_logger(logger: str, files: dict[str, str], config: dict) -> 
             assert has == chosen, f"{logger} project, dependency {dependency}"
 
 
-def test_every_variant_is_ruff_clean(rendered, copie_session):
+@shared_group["variants"]
+def test_every_variant_is_ruff_clean(rendered_variants, copie_session):
     folder = copie_session.test_dir
     check = python("-m", "ruff", "check", "--no-cache", str(folder), cwd=folder)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -269,15 +260,17 @@ def test_template_sources_and_tests_are_ruff_clean():
     assert not jinja_python, f"Python sources with Jinja in their name or body: {jinja_python}"
 
 
-def test_every_variant_compiles(rendered, copie_session, tmp_path):
+@shared_group["variants"]
+def test_every_variant_compiles(rendered_variants, copie_session, tmp_path):
     folder = copie_session.test_dir
     cache = f"pycache_prefix={tmp_path}"  # keeps .pyc files out of the rendered projects
     compiled = python("-X", cache, "-m", "compileall", "-q", str(folder), cwd=folder)
     assert compiled.returncode == 0, compiled.stdout + compiled.stderr
 
 
-def test_no_jinja_leftovers_trailing_spaces_or_blank_runs(rendered):
-    for answers, project in rendered:
+@shared_group["variants"]
+def test_no_jinja_leftovers_trailing_spaces_or_blank_runs(rendered_variants):
+    for answers, project in rendered_variants:
         for name, text in project_files(project).items():
             where = f"{name} of {answers}"
             jinja = re.sub(r"\$\{\{.*?\}\}", "", text)  # GitHub's ${{ }} stays raw

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import python, run
+from tests.conftest import python, run, shared_group
 
 N_TRAIN, N_TEST = 1000, 200
 # 2 short epochs per trial: seconds each, and the median pruner can stop a trial after epoch 1
@@ -34,6 +34,7 @@ FAST = [
 ]
 STUDY = "Mnist_MnistNet"
 FINISHED = {"COMPLETE", "PRUNED"}
+pytestmark = pytest.mark.slow  # every test runs trials
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +96,7 @@ def sweep(project, small_mnist, tmp_path_factory) -> tuple[Path, subprocess.Comp
     return save_dir, tune(project, save_dir, small_mnist, "--trials", "6")
 
 
+@shared_group["tune-sweep"]  # the tests of the one sweep
 def test_sweep_prunes_and_writes_every_result(sweep, project, small_mnist):
     save_dir, done = sweep
     rows = trials(save_dir)
@@ -203,6 +205,7 @@ def searching(key: str, **bounds) -> str:
     return "tune.params=" + json.dumps({key: {"type": "float", **bounds}})
 
 
+@shared_group["tune-sweep"]
 def test_bad_input_is_one_error_line_and_writes_nothing(sweep, project, small_mnist, tmp_path):
     swept, _ = sweep
     fresh = tmp_path / "saved"

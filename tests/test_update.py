@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, python, run
+from tests.conftest import REPO, python, run, shared_group
 
+# the tests share one template repository and one update: one xdist worker runs them all
+pytestmark = shared_group["update"]
 OLD, NEW = "v0.1.0", "v0.2.0"
 OLD_KEY, NEW_KEY = "trainer.save_period", "trainer.checkpoint_period"
 DELETED_KEY = "trainer.tensorboard"  # copier.yml's migration for v0.2.0 deletes it
