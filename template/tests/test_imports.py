@@ -9,6 +9,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 PROJECT = Path(__file__).resolve().parents[1]
 # what `train.py --help` never needs: torchvision (its package imports its models, ops and
 # torch._dynamo: seconds), matplotlib, torchmetrics, jsonschema, the trainer, the logger backend
@@ -19,6 +21,18 @@ NOT_FOR_HELP = {
     "matplotlib",
     "torchmetrics",
     "jsonschema",
+    "trainer",
+    "logger.visualization",
+    "torch.utils.tensorboard",
+    "wandb",
+    "mlflow",
+}
+
+# what predict.py never needs for a model exported to ONNX: the model's code, the trainer and the
+# logger. It does import torchvision (with its models, ops and dynamo), to decode and preprocess the
+# images as at test time, and jsonschema and torchmetrics, to check the config's values and metrics.
+NOT_FOR_ONNX = {
+    "model.model",
     "trainer",
     "logger.visualization",
     "torch.utils.tensorboard",
@@ -133,3 +147,34 @@ def test_figures_are_imported_by_the_first_epoch_that_draws(base_config, tmp_pat
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [False, True]
+
+
+def test_predicting_from_onnx_imports_no_training_stack(tested_run, data_dir, tmp_path):
+    pytest.importorskip("onnxruntime")
+    pytest.importorskip("onnxscript")
+    from torchvision.io import write_png
+
+    from tests.conftest import run_script, synthetic_digits
+
+    exported = run_script(
+        "export.py",
+        "-r",
+        str(tested_run[0] / "model_best.pth"),
+        "--format",
+        "onnx",
+        "-o",
+        str(tmp_path / "model.onnx"),
+    )
+    assert exported.returncode == 0, exported.stderr
+    write_png(synthetic_digits(1, seed=2)[0], str(tmp_path / "digit.png"))
+    out = tmp_path / "predictions"
+    modules = modules_of(
+        "predict.py",
+        "-r",
+        str(tmp_path / "model.onnx"),
+        str(tmp_path / "digit.png"),
+        "-o",
+        str(out),
+    )
+    assert "onnxruntime" in modules and any(out.iterdir())
+    assert modules & NOT_FOR_ONNX == set()
