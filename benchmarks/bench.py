@@ -6,7 +6,7 @@
 Renders the default project into a temporary folder, then measures:
 - time to 99%: wall time of the whole `python train.py -c config.json` process (start-up and data
   loading included), with the test accuracy `test.py` gets from its model_best.pth, against the
-  whole process of the bare reference (BARE below: the 0.2.0 default recipe in a plain loop),
+  whole process of the bare reference (BARE below: the default recipe of 0.1.0 in a plain loop),
   alternating, medians of ``--runs``;
 - seconds per training epoch of our Trainer and of a bare loop written here, with the same model,
   batch size, optimizer, schedule, loss and in-memory data; their ratio; samples per second;
@@ -88,7 +88,7 @@ results["n_samples"] = n_samples
 print(json.dumps(results))
 """
 
-# The fixed reference for the time to 99%: the default recipe of 0.2.0 (MnistNet of width 12, 2
+# The fixed reference for the time to 99%: the default recipe of 0.1.0 (MnistNet of width 12, 2
 # epochs of 54,000 digits in batches of 256, AdamW with a one-cycle schedule to 0.02, label
 # smoothing 0.1) in the shortest plain loop: torch only, no validation, checkpoint or logging; then
 # its accuracy on the 10,000 test digits. It stays as it is when the project's recipe changes.
