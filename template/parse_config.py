@@ -2,6 +2,7 @@
 
 import argparse
 import difflib
+import importlib
 import inspect
 import itertools
 import json
@@ -14,27 +15,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import torch
-
-import data_loader.data_loaders as module_data
-import model.loss as module_loss
-import model.metric as module_metric
-import model.model as module_arch
 from logger import setup_logging
-from model.predictions import TASK
 from utils import distributed
 from utils.checkpoint import find_checkpoint, load_checkpoint
 from utils.util import InputError, TrainingInterrupted, read_json, write_json
-from utils.validation import validate
 
-# where each section's ``type`` is looked up, and how many positional arguments the code passes
-# before the config's ``args`` (the optimizer gets the parameters, a loss output and target)
+# the module where each section's ``type`` is looked up (imported when a config is read: --help
+# needs none), and how many positional arguments the code passes before the config's ``args``
+# (the optimizer gets the parameters, a loss output and target)
 SECTIONS = {
-    "arch": (module_arch, 0),
-    "data_loader": (module_data, 0),
-    "loss": (module_loss, 2),
-    "optimizer": (torch.optim, 1),
-    "lr_scheduler": (torch.optim.lr_scheduler, 1),
+    "arch": ("model.model", 0),
+    "data_loader": ("data_loader.data_loaders", 0),
+    "loss": ("model.loss", 2),
+    "optimizer": ("torch.optim", 1),
+    "lr_scheduler": ("torch.optim.lr_scheduler", 1),
 }
 
 
@@ -42,8 +36,10 @@ class ConfigParser:
     """The run's checked configuration plus the folders it writes to."""
 
     def __init__(self, config: dict[str, Any], resume: Path | None = None, check_arch: bool = True):
+        from utils.validation import validate  # jsonschema and torchvision: not for --help
+
         sections = {k: v for k, v in SECTIONS.items() if check_arch or k != "arch"}
-        validate(config, sections, module_metric)
+        validate(config, sections)
         self.config, self.resume = config, resume
         self.argv: list[str] = []  # the command line, for starting DDP worker processes
         self.cli_args: argparse.Namespace | None = None  # the script's own options, if any
@@ -58,6 +54,8 @@ class ConfigParser:
         config = read_json(path) if path else {}
         if not isinstance(config, dict):
             raise InputError(f"{path}: the top level must be a JSON object")
+        from model.predictions import TASK  # with its metrics: torchmetrics, not for --help
+
         resume = find_checkpoint(args.resume) if args.resume else None
         state = args.read_state(resume) if resume else {"config": {}}
         if state.get("task", TASK) != TASK:
@@ -83,14 +81,15 @@ class ConfigParser:
 
     def init_metrics(self, num_classes: int) -> dict[str, Any]:
         """``{name: model.metric.<name>()}`` of ``metrics``; ``num_classes`` to those taking it."""
-        factories = {name: getattr(module_metric, name) for name in self["metrics"]}
+        metrics = importlib.import_module("model.metric")
+        factories = {name: getattr(metrics, name) for name in self["metrics"]}
         return {
             name: f(num_classes) if "num_classes" in inspect.signature(f).parameters else f()
             for name, f in factories.items()
         }
 
     def factory(self, name: str) -> Callable[..., Any]:
-        return getattr(SECTIONS[name][0], self[name]["type"])
+        return getattr(importlib.import_module(SECTIONS[name][0]), self[name]["type"])
 
     def start_run(self) -> None:
         """Make (resuming: reuse) the run's folders, save the config, log there (main process)."""

@@ -12,7 +12,6 @@ from torch import nn
 
 from logger import ExperimentWriter, setup_logging
 from parse_config import ConfigParser, cli_parser, run_cli
-from trainer import Trainer
 from utils import distributed
 from utils.checkpoint import load_weights, read_weights
 from utils.util import InputError, seed_everything
@@ -84,8 +83,10 @@ def fast_dev_run(config: ConfigParser, device: torch.device) -> None:
     logger.info(f"fast-dev-run passed in {time.perf_counter() - start:.2f} s; nothing was kept")
 
 
-def build_trainer(config: ConfigParser, device: torch.device) -> Trainer:
+def build_trainer(config: ConfigParser, device: torch.device):  # -> trainer.Trainer
     """Everything the config names, with --init-from, trainer.freeze and --overfit-batches."""
+    from trainer import Trainer  # and what it needs (figures, the logger's backend): not --help
+
     args, settings = config.cli_args, config["trainer"]
     if args.overfit_batches:
         settings["len_epoch"] = settings["len_epoch"] or args.overfit_batches

@@ -3,10 +3,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from torch import nn
-from torchvision.utils import make_grid
 
 
 class ExperimentWriter:
@@ -19,14 +16,18 @@ class ExperimentWriter:
 
     def log_images(self, tag: str, images: torch.Tensor, step: int) -> None:
         """A grid of the first 64 images of an NCHW batch, scaled to [0, 1] together."""
+        from torchvision.utils import make_grid  # torchvision's models, ops and dynamo: 2 s
+
         grid = make_grid(images[:64].detach().float().cpu(), normalize=True)
         self.log_picture(tag, grid.mul(255).round().byte().permute(1, 2, 0).numpy(), step)
 
     def log_histograms(self, model: nn.Module, step: int) -> None:
         """The distribution of every parameter."""
 
-    def log_figure(self, tag: str, figure: Figure, step: int) -> None:
+    def log_figure(self, tag: str, figure: Any, step: int) -> None:
         """A matplotlib figure (model/figures.py's), drawn off-screen without pyplot."""
+        from matplotlib.backends.backend_agg import FigureCanvasAgg  # only runs that draw
+
         canvas = FigureCanvasAgg(figure)
         canvas.draw()
         self.log_picture(tag, np.asarray(canvas.buffer_rgba())[..., :3], step)

@@ -10,7 +10,7 @@ from safetensors.torch import save_file
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 import test as test_script
-import train
+import trainer
 from parse_config import ConfigParser
 from tests.conftest import log_dir, run_dirs
 from tests.test_bad_input import snapshot
@@ -48,7 +48,7 @@ def test_fast_dev_run_leaves_saved_as_it_was_and_prints_timings(base_config, cap
 def training_losses(monkeypatch) -> list[float]:
     """The loss of every training batch of the runs that follow."""
     losses: list[float] = []
-    original_init = train.Trainer.__init__
+    original_init = trainer.Trainer.__init__
 
     def init(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
@@ -62,7 +62,7 @@ def training_losses(monkeypatch) -> list[float]:
 
         self.criterion = recorded
 
-    monkeypatch.setattr(train.Trainer, "__init__", init)
+    monkeypatch.setattr(trainer.Trainer, "__init__", init)
     return losses
 
 
@@ -128,7 +128,7 @@ def test_warmup_starts_small_and_reaches_the_scheduled_rate(base_config):
     assert state["optimizer"]["param_groups"][0]["lr"] == lr  # the schedule itself is untouched
 
 
-class FlatTrainer(train.Trainer):
+class FlatTrainer(trainer.Trainer):
     """Logs a value that never improves, for the plateau schedule to watch."""
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
@@ -136,7 +136,7 @@ class FlatTrainer(train.Trainer):
 
 
 def test_plateau_lowers_the_rate_after_patience_flat_epochs(base_config, monkeypatch):
-    monkeypatch.setattr(train, "Trainer", FlatTrainer)
+    monkeypatch.setattr(trainer, "Trainer", FlatTrainer)
     lr = base_config["optimizer"]["args"]["lr"]
     base_config["lr_scheduler"] = {
         "type": "ReduceLROnPlateau",
@@ -197,14 +197,14 @@ def test_profile_writes_a_trace_and_prints_the_costliest_operators(base_config, 
 
 
 def test_detect_anomaly_names_the_operation_that_made_a_nan(base_config, monkeypatch):
-    original_init = train.Trainer.__init__
+    original_init = trainer.Trainer.__init__
 
     def init(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
         loss = self.criterion
         self.criterion = lambda output, target: loss(output, target) + (output.sum() * 0 - 1).sqrt()
 
-    monkeypatch.setattr(train.Trainer, "__init__", init)
+    monkeypatch.setattr(trainer.Trainer, "__init__", init)
     with pytest.raises(RuntimeError, match="SqrtBackward0"):
         cli(base_config, "--detect-anomaly")
     assert cli(base_config) == 2  # without it: the NaN loss is caught later, unnamed

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import train
+import trainer
 from base import base_data_loader
 from tests.conftest import PROJECT, overrides, run_dirs
 
@@ -114,7 +115,7 @@ def test_sigint_inside_an_epoch_saves_and_resumes_without_skipping(
     recorded_batches.clear()
 
     steps = {"n": 0}
-    original_init = train.Trainer.__init__
+    original_init = trainer.Trainer.__init__
 
     def init(self, *args, **kwargs):
         original_init(self, *args, **kwargs)
@@ -128,7 +129,7 @@ def test_sigint_inside_an_epoch_saves_and_resumes_without_skipping(
 
         self.criterion = interrupting_loss
 
-    monkeypatch.setattr(train.Trainer, "__init__", init)
+    monkeypatch.setattr(trainer.Trainer, "__init__", init)
     base_config["trainer"]["save_dir"] = str(tmp_path / "split")
     assert cli(base_config) == 128 + signal.SIGINT
     (split,) = run_dirs(tmp_path / "split")
@@ -138,7 +139,7 @@ def test_sigint_inside_an_epoch_saves_and_resumes_without_skipping(
     assert f"resume with: python train.py -r {checkpoint}" in out
     assert torch.load(checkpoint, weights_only=True)["batch"] == 5
 
-    monkeypatch.setattr(train.Trainer, "__init__", original_init)
+    monkeypatch.setattr(trainer.Trainer, "__init__", original_init)
     assert resume_cli(split) == 0  # the run folder: its newest checkpoint is the interrupted one
     if base_config["data_loader"]["args"]["num_workers"] == 0:  # workers fetch batches ahead
         assert recorded_batches == uninterrupted  # no batch skipped, none seen twice, same order

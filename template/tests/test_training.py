@@ -11,6 +11,7 @@ import pytest
 import torch
 
 import train
+import trainer
 from model.metric import per_class
 from parse_config import ConfigParser
 from tests.conftest import epoch_results, overrides, run_dirs, run_script
@@ -174,7 +175,7 @@ class ExtraLogTrainer(Trainer):
 
 
 def test_len_epoch_and_extra_logged_values(base_config: dict, monkeypatch):
-    monkeypatch.setattr(train, "Trainer", ExtraLogTrainer)
+    monkeypatch.setattr(trainer, "Trainer", ExtraLogTrainer)
     base_config["trainer"].update(len_epoch=3, monitor="min weight_norm")
     run = train_in_process(base_config)
     state = torch.load(run / "checkpoint-epoch2.pth", weights_only=True)

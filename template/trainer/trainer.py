@@ -20,8 +20,8 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from base import BaseDataLoader, EpochBatchSampler
-from logger import ExperimentWriter, create_writer
-from model.figures import Figures
+from logger import ExperimentWriter
+from logger.visualization import create_writer
 from model.predictions import TASK
 from utils import distributed, util
 from utils.checkpoint import load_checkpoint, load_weights, save_checkpoint
@@ -190,7 +190,11 @@ class Trainer:
     def _valid_epoch(self, epoch: int) -> dict[str, float]:
         period = self.settings["figure_period"]
         draws = period > 0 and (epoch % period == 0 or epoch == self.epochs)
-        figures = Figures(self.class_names) if draws and distributed.is_main() else None
+        figures = None
+        if draws and distributed.is_main():
+            from model.figures import Figures  # matplotlib, for the epochs that draw only
+
+            figures = Figures(self.class_names)
         model = self.ema.module if self.ema else self.model
         observe = figures.update if figures is not None else None
         log = evaluate(

@@ -2,6 +2,7 @@
 
 import difflib
 import inspect
+from importlib import import_module
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -16,17 +17,17 @@ from utils.util import InputError, read_json
 Validator = validators.extend(Draft202012Validator, type_checker=Draft4Validator.TYPE_CHECKER)
 
 
-def validate(config: dict[str, Any], sections: dict[str, tuple], metrics: ModuleType) -> None:
+def validate(config: dict[str, Any], sections: dict[str, tuple]) -> None:
     """Check every value the code reads; ``sections`` as ``parse_config.SECTIONS``."""
     schema = read_json(Path(__file__).parent / "config.schema.json")
     error = best_match(Validator(schema).iter_errors(config))
     if error is not None:
         raise InputError(explain(error))
     for i, name in enumerate(config["metrics"]):
-        lookup(metrics, name, f"metrics[{i}]")
+        lookup(import_module("model.metric"), name, f"metrics[{i}]")
     loader = config["data_loader"]["args"]
     steps = enumerate(loader.get("augment", []))
-    parts = [(name, config[name], *sections[name]) for name in sections]
+    parts = [(name, config[name], import_module(m), n) for name, (m, n) in sections.items()]
     parts += [(f"data_loader.args.augment[{i}]", step, v2, 0) for i, step in steps]
     for path, section, module, n_positional in parts:
         if section is not None:  # lr_scheduler null: no scheduler
