@@ -59,7 +59,7 @@ def bare():
     loader = config.init_obj("data_loader")
     images, labels = loader.dataset.images, loader.dataset.labels
     indices = loader.batch_sampler.indices
-    model = config.init_obj("arch")
+    model = config.init_model(loader.class_names)
     optimizer = config.init_obj("optimizer", model.parameters())
     steps = (len(indices) + args["batch_size"] - 1) // args["batch_size"]
     scheduler = torch.optim.lr_scheduler.OneCycleLR(

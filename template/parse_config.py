@@ -75,6 +75,23 @@ class ConfigParser:
         """``<config[name]['type']>(*args, **config[name]['args'], **kwargs)``; kwargs win."""
         return self.factory(name)(*args, **{**self[name]["args"], **kwargs})
 
+    def init_model(self, class_names: list[str] | None) -> Any:
+        """``arch`` in the data's shape: ``num_classes`` and ``num_outputs`` (the number of class
+        or target names; None: the arch's default) and ``in_channels`` (data_loader.args.channels)
+        go to a constructor that declares them; arch.args may only repeat them."""
+        count = len(class_names) if class_names else None
+        shape = {"num_classes": count, "num_outputs": count}
+        shape["in_channels"] = self["data_loader"]["args"]["channels"]
+        declared = inspect.signature(self.factory("arch")).parameters
+        shape = {k: v for k, v in shape.items() if k in declared and v is not None}
+        for key, value in shape.items():
+            if self["arch"]["args"].get(key, value) != value:
+                raise InputError(
+                    f"arch.args.{key} is {self['arch']['args'][key]}, the data's is {value}; "
+                    f"delete arch.args.{key}: the model gets it from the data"
+                )
+        return self.init_obj("arch", **shape)
+
     def init_ftn(self, name: str, **kwargs: Any) -> partial:
         """The function ``config[name]['type']`` with the config's args (kwargs win) bound."""
         return partial(self.factory(name), **{**self[name]["args"], **kwargs})

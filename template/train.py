@@ -92,7 +92,7 @@ def build_trainer(config: ConfigParser, device: torch.device):  # -> trainer.Tra
         settings["len_epoch"] = settings["len_epoch"] or args.overfit_batches
     seed_everything(config["seed"])
     data_loader = config.init_obj("data_loader")
-    model = config.init_obj("arch")
+    model = config.init_model(data_loader.class_names)
     if args.init_from:
         load_weights(model, read_weights(args.init_from), args.init_from, settings["init_strict"])
     freeze(model, settings["freeze"])

@@ -151,6 +151,8 @@ def test_each_task_renders_only_its_own_files_and_default_metrics(copie, task, d
     assert result.exit_code == 0, result.exception
     files = project_files(result.project_dir)
     mnist_tests = {f"tests/test_mnist_{task}.py"} if dataset == "mnist" else FOLDER_FILES
+    photos = (task, dataset) == ("classification", "folder")  # the default model for photos
+    mnist_tests |= {"model/photo.py"} if photos else set()
     expected = DEFAULT_FILES - TASK_FILES["classification"] - {"tests/test_mnist_classification.py"}
     assert set(files) == expected | TASK_FILES[task] | mnist_tests
     answers = yaml.safe_load(files[".copier-answers.yml"])
@@ -163,9 +165,12 @@ def test_each_task_renders_only_its_own_files_and_default_metrics(copie, task, d
     defined = {n.name for n in ast.parse(files["model/metric.py"]).body if hasattr(n, "name")}
     assert not defined & set(others)
     assert choices(files, "model/metric.py") == list(METRICS[task])
-    assert choices(files, "model/model.py") == MODELS[task]
+    models = MODELS[task] + ["PhotoNet"] * photos
+    assert choices(files, "model/model.py") == models
     assert choices(files, "data_loader/data_loaders.py") == [config["data_loader"]["type"]]
-    assert config["arch"]["type"] in MODELS[task]
+    assert config["arch"] == {"type": "PhotoNet" if photos else models[-1], "args": {}}
+    if dataset == "folder":  # runs are named after the project, not MNIST
+        assert config["name"] == "mnist-trainer"
     assert config["loss"]["type"] in choices(files, "model/loss.py") == LOSSES[task]
     readme = files["README.md"]
     assert f"saved/models/{config['name']}/RUN_ID/model_best.pth" in readme

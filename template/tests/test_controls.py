@@ -95,7 +95,7 @@ def test_init_from_another_head_with_init_strict_false_and_freeze(base_config, c
     assert cli(base_config, "--init-from", str(path)) == 0
     out = capsys.readouterr().out
     assert f"skipped (another shape): {sorted(head)}; missing: []; unexpected: []" in out
-    model = ConfigParser(base_config).init_obj("arch")
+    model = ConfigParser(base_config).init_model(pretrained["class_names"])
     frozen = sum(p.numel() for k, p in model.named_parameters() if k.split(".")[0] in body)
     assert f"Frozen: {frozen} parameters" in out
     tuned = checkpoint(only_run(base_config) / "checkpoint-epoch1.pth")["state_dict"]
@@ -158,7 +158,7 @@ def test_plateau_lowers_the_rate_after_patience_flat_epochs(base_config, monkeyp
 def validation_score(state: dict, weights: dict, key: str) -> float:
     config = ConfigParser(state["config"])
     loader = config.init_obj("data_loader")
-    model = config.init_obj("arch")
+    model = config.init_model(loader.class_names)
     model.load_state_dict(weights)
     tracker = MetricTracker(config.init_metrics(len(loader.class_names)), prefix="val_")
     valid = loader.split_validation()

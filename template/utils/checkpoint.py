@@ -57,9 +57,10 @@ def find_checkpoint(path: str | Path) -> Path:
 
 
 def load_model(config: Any) -> nn.Module:
-    """The config's arch in eval mode, with the evaluation weights of ``config.resume``."""
-    model = config.init_obj("arch")
-    load_weights(model, read_weights(config.resume), str(config.resume))
+    """The config's arch for the classes of ``config.resume``, with its evaluation weights."""
+    checkpoint = load_checkpoint(config.resume)
+    model = config.init_model(checkpoint.get("class_names"))
+    load_weights(model, evaluation_weights(checkpoint), str(config.resume))
     return model.eval()
 
 
