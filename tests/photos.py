@@ -46,10 +46,11 @@ def regions(n: int) -> list[tuple[str, np.ndarray]]:
 
 
 def crop(image: np.ndarray, rng: np.random.Generator, training: bool) -> np.ndarray:
-    """A random crop of mixed size and shape from the training (top) or test (bottom) rows."""
+    """A random crop of mixed size and shape from the training (top) or test (bottom) rows; its
+    size is drawn alike for both, as photos of one kind are taken alike."""
     split = int(image.shape[0] * TRAIN_SHARE)
     part = image[:split] if training else image[split:]
-    side = min(part.shape[:2])
+    side = min(image.shape[0] - split, image.shape[1])  # the same sizes in both parts
     height = int(rng.integers(max(16, side // 3), side + 1))
     width = min(part.shape[1], int(height * rng.uniform(0.75, 1.33)))
     top = int(rng.integers(0, part.shape[0] - height + 1))

@@ -74,8 +74,9 @@ DEFAULT_FILES = {
 
 
 # what each task's model.py and loss.py offer to config.json (their __all__)
+DEFAULT_MODELS = {"classification": "MnistNet", "segmentation": "UNet", "regression": "AngleNet"}
 MODELS = {
-    "classification": ["MnistModel", "MnistNet"],
+    "classification": ["MnistModel", "MnistNet", "PhotoNet"],
     "segmentation": ["UNet"],
     "regression": ["AngleNet"],
 }
@@ -152,7 +153,6 @@ def test_each_task_renders_only_its_own_files_and_default_metrics(copie, task, d
     files = project_files(result.project_dir)
     mnist_tests = {f"tests/test_mnist_{task}.py"} if dataset == "mnist" else FOLDER_FILES
     photos = (task, dataset) == ("classification", "folder")  # the default model for photos
-    mnist_tests |= {"model/photo.py"} if photos else set()
     expected = DEFAULT_FILES - TASK_FILES["classification"] - {"tests/test_mnist_classification.py"}
     assert set(files) == expected | TASK_FILES[task] | mnist_tests
     answers = yaml.safe_load(files[".copier-answers.yml"])
@@ -165,10 +165,10 @@ def test_each_task_renders_only_its_own_files_and_default_metrics(copie, task, d
     defined = {n.name for n in ast.parse(files["model/metric.py"]).body if hasattr(n, "name")}
     assert not defined & set(others)
     assert choices(files, "model/metric.py") == list(METRICS[task])
-    models = MODELS[task] + ["PhotoNet"] * photos
+    models = MODELS[task]
     assert choices(files, "model/model.py") == models
     assert choices(files, "data_loader/data_loaders.py") == [config["data_loader"]["type"]]
-    assert config["arch"] == {"type": "PhotoNet" if photos else models[-1], "args": {}}
+    assert config["arch"] == {"type": "PhotoNet" if photos else DEFAULT_MODELS[task], "args": {}}
     if dataset == "folder":  # runs are named after the project, not MNIST
         assert config["name"] == "mnist-trainer"
     assert config["loss"]["type"] in choices(files, "model/loss.py") == LOSSES[task]

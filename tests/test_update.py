@@ -147,7 +147,7 @@ def edit_like_a_user(project: Path) -> None:
     replace_once(config, '"name": "Mnist_MnistNet"', '"name": "Mnist_Wide"')
     replace_once(config, '"args": {}', '"args": {"width": 16}')
     replace_once(config, '"lr": 0.02,', '"lr": 0.003,')
-    replace_once(config, '"epochs": 2,', '"epochs": 5,')
+    replace_once(config, '"epochs": 1,', '"epochs": 5,')
     replace_once(config, '"save_period": 1,', '"save_period": 4,')
     replace_once(config, '"tensorboard": true,', '"tensorboard": false,')
     replace_once(config, '"top_k_acc"]', '"top_k_acc", "top_5_acc"]')

@@ -13,7 +13,7 @@ import pytest
 
 PROJECT = Path(__file__).resolve().parents[1]
 # what `train.py --help` never needs: torchvision (its package imports its models, ops and
-# torch._dynamo: seconds), matplotlib, torchmetrics, jsonschema, the trainer, the logger backend
+# torch._dynamo: seconds), matplotlib, torchmetrics, jsonschema, the trainer, the logger's backend
 NOT_FOR_HELP = {
     "torch._dynamo",
     "torchvision",
@@ -22,10 +22,7 @@ NOT_FOR_HELP = {
     "torchmetrics",
     "jsonschema",
     "trainer",
-    "logger.visualization",
-    "torch.utils.tensorboard",
-    "wandb",
-    "mlflow",
+    "logger.visualization",  # the only module that imports the logger's backend
 }
 
 # what predict.py never needs for a model exported to ONNX: the model's code, the trainer and the
@@ -34,10 +31,7 @@ NOT_FOR_HELP = {
 NOT_FOR_ONNX = {
     "model.model",
     "trainer",
-    "logger.visualization",
-    "torch.utils.tensorboard",
-    "wandb",
-    "mlflow",
+    "logger.visualization",  # the only module that imports the logger's backend
 }
 
 # runs a script as `python SCRIPT ARGS...` does, then prints the modules it imported

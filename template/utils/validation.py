@@ -34,8 +34,8 @@ def validate(config: dict[str, Any], sections: dict[str, tuple]) -> None:
             factory = lookup(module, section["type"], f"{path}.type")
             check_arguments(factory, n_positional, section["args"], f"{path}.args")
     if config["loss"].get("class_weights") is not None:  # passed to the loss as its weight
-        loss, weighted = getattr(sections["loss"][0], config["loss"]["type"]), {"weight": None}
-        check_arguments(loss, 2, {**config["loss"]["args"], **weighted}, "loss.class_weights")
+        loss = getattr(import_module(sections["loss"][0]), config["loss"]["type"])
+        check_arguments(loss, 2, {**config["loss"]["args"], "weight": None}, "loss.class_weights")
     split = loader.get("validation_split")
     if isinstance(split, list) and split[0] >= split[1]:
         raise InputError(f"data_loader.args.validation_split: needs i < K in [i, K], got {split}")
