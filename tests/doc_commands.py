@@ -10,8 +10,8 @@
   one instead of a fresh download) are set in its environment. The command line is unchanged.
 - ``python -m data_loader mnist DIR``: ``--mnist MNIST`` is appended (real MNIST files instead of
   a download); the commands after it keep the documented ``data_dir``.
-- ``python train.py ...``: ``TRAIN_OVERRIDES`` are appended (real MNIST from ``MNIST``, unless an
-  example folder was written, and one short epoch).
+- ``python train.py ...``: real MNIST from ``MNIST`` (unless an example folder
+  was written) and one short epoch of ``TRAIN_SAMPLES`` are appended.
 - ``python test.py ...``: ``data_loader.args.data_dir=MNIST`` is appended, with the same
   exception.
 
@@ -25,6 +25,7 @@
 Any other command is refused: a new kind of command in the docs needs its line here.
 """
 
+import json
 import os
 import shlex
 import subprocess
@@ -35,8 +36,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-TRAIN_LEN_EPOCH = 20  # batches: enough to get far above chance, quick on a CPU
-TRAIN_OVERRIDES = ["trainer.epochs=1", f"trainer.len_epoch={TRAIN_LEN_EPOCH}"]
+TRAIN_SAMPLES = 5120  # one short epoch of the config's batches: far above chance, quick on a CPU
 PROJECT_TESTS = ["tests/test_config.py"]
 
 
@@ -123,12 +123,18 @@ class DocShell:
             self.data_overrides = []
             return [*argv, "--mnist", str(self.mnist)]
         if tool == "python" and args[:1] == ["train.py"]:
-            return [*argv, *self.data_overrides, *TRAIN_OVERRIDES]
+            return [*argv, *self.data_overrides, *self.short_epoch()]
         if tool == "python" and args[:1] == ["test.py"]:
             return [*argv, *self.data_overrides]
         if tool == "pytest":
             return [*argv, *PROJECT_TESTS]
         raise AssertionError(f"no mapping for the documented command {shlex.join(argv)}")
+
+    def short_epoch(self) -> list[str]:
+        """One epoch of TRAIN_SAMPLES samples, in batches of the config.json here."""
+        config = json.loads((self.cwd / "config.json").read_text())
+        batches = TRAIN_SAMPLES // config["data_loader"]["args"]["batch_size"]
+        return ["trainer.epochs=1", f"trainer.len_epoch={batches}"]
 
     def run_id(self, arg: str) -> str:
         """``arg`` with RUN_ID replaced by the one run folder under ``saved/models/NAME/``."""

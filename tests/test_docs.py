@@ -38,7 +38,7 @@ from tests.conftest import (
     shared_group,
     variant_id,
 )
-from tests.doc_commands import TRAIN_LEN_EPOCH, DocShell, command_lines
+from tests.doc_commands import TRAIN_SAMPLES, DocShell, command_lines
 
 DOCS = REPO / "docs"
 CONFIG_REFERENCE = DOCS / "config.md"
@@ -634,7 +634,7 @@ def test_getting_started_commands_run(mnist_subset, tmp_path):
         shell.cwd = work
         shell.run_block(block.code)
     trained = [e for e in shell.history if e.argv[:2] == ["python", "train.py"]]
-    assert trained and trained[0].argv[-1] == f"trainer.len_epoch={TRAIN_LEN_EPOCH}"
+    assert trained and trained[0].argv[-1] == f"trainer.len_epoch={TRAIN_SAMPLES // 256}"
     project = work / "my_project"
     assert_installed(shell, project)
     assert_trained_and_tested(project, json.loads((project / "config.json").read_text()))

@@ -27,7 +27,7 @@ OLD_KEY, NEW_KEY = "trainer.save_period", "trainer.checkpoint_period"
 DELETED_KEY = "trainer.tensorboard"  # copier.yml's migration for v0.2.0 deletes it
 TENSORBOARD_LINE = '"tensorboard": true,\n        '
 CONFIG_TEMPLATE = "includes/trainer_config.json.jinja"  # the trainer section of every task
-MODEL_TEMPLATE = "template/{% if task == 'classification' %}model{% endif %}/model.py.jinja"
+MODEL_TEMPLATE = "template/{% if task == 'classification' %}model{% endif %}/model.py"
 CI_WORKFLOW = "template/.github/workflows/ci.yml"
 PRE_COMMIT = "template/.pre-commit-config.yaml"
 RUFF_REV = re.compile(r"(ruff-pre-commit\n\s+rev: )(\S+)")

@@ -64,7 +64,13 @@ def small_config(save_dir: Path, data_dir: Path) -> dict:
     """The project's config.json, made small: synthetic data, 2 epochs, outputs in save_dir."""
     config = json.loads((PROJECT / "config.json").read_text())
     config["n_gpu"] = 0
-    config["data_loader"]["args"].update(data_dir=str(data_dir), batch_size=32)
+    args = config["data_loader"]["args"]
+    args.update(data_dir=str(data_dir), batch_size=32)
+    if FOLDER:  # the synthetic digits as they are: grey, unaugmented, 28 px (photo sizes: minutes)
+        from model.predictions import TASK
+
+        size = [28, 56] if TASK == "segmentation" else [28, 28]
+        args.update(channels=1, mean=[0.5], std=[0.25], image_size=size, augment=[])
     config["trainer"].update(epochs=2, save_dir=str(save_dir))
     return config
 
@@ -97,10 +103,13 @@ def tested_run(tmp_path_factory: pytest.TempPathFactory, data_dir: Path) -> tupl
 
 def overrides(config: dict) -> list[str]:
     """The command-line overrides that turn the project's config.json into ``config``."""
+    args = config["data_loader"]["args"]
+    small = ["channels", "mean", "std", "image_size", "augment"] if FOLDER else []
     return [
         f"n_gpu={config['n_gpu']}",
-        f"data_loader.args.data_dir={config['data_loader']['args']['data_dir']}",
-        f"data_loader.args.batch_size={config['data_loader']['args']['batch_size']}",
+        f"data_loader.args.data_dir={args['data_dir']}",
+        f"data_loader.args.batch_size={args['batch_size']}",
+        *(f"data_loader.args.{key}={json.dumps(args[key])}" for key in small),
         f"trainer.epochs={config['trainer']['epochs']}",
         f"trainer.save_dir={config['trainer']['save_dir']}",
     ]
