@@ -92,15 +92,23 @@ def conflicts(project: Path) -> list[str]:
     return found
 
 
-@pytest.fixture(scope="module")
-def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A git repository of the template with the tags v0.1.0 and v0.2.0."""
-    repo = tmp_path_factory.mktemp("template-repo")
+def template_copy(repo: Path) -> Path:
+    """The working tree's template files, uncommitted, in the git repository ``repo`` (made if
+    new; files of an earlier copy replaced)."""
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ruff_cache", ".pytest_cache")
     shutil.copy2(REPO / "copier.yml", repo)
     for folder in ("template", "hooks", "includes"):
+        shutil.rmtree(repo / folder, ignore_errors=True)
         shutil.copytree(REPO / folder, repo / folder, ignore=ignore)
-    git("init", "-q", "-b", "main", cwd=repo)
+    if not (repo / ".git").exists():
+        git("init", "-q", "-b", "main", cwd=repo)
+    return repo
+
+
+@pytest.fixture(scope="module")
+def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A git repository of the template with the tags v0.1.0 and v0.2.0."""
+    repo = template_copy(tmp_path_factory.mktemp("template-repo"))
 
     (repo / CI_WORKFLOW).unlink()  # v0.2.0 adds it
     replace_once(repo / CONFIG_TEMPLATE, '"figure_period"', TENSORBOARD_LINE + '"figure_period"')

@@ -10,16 +10,15 @@ rendered them, and without the v0.3.0 migrations; v0.3.0 is the working tree.
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 import torch
 import yaml
 
-from tests.conftest import REPO, python
+from tests.conftest import python
 from tests.photos import classification_folder
-from tests.test_update import commit_all, conflicts, git, replace_once
+from tests.test_update import commit_all, conflicts, git, replace_once, template_copy
 
 OLD, NEW = "v0.2.0", "v0.3.0"
 # arch.args of the folder configs in 0.2 (MNIST configs had {} in both versions)
@@ -33,12 +32,7 @@ ARCH_ARGS = re.compile(r'("arch": \{\n\s+"type": [^\n]+\n\s+"args": )\{\}')
 
 @pytest.fixture(scope="module")
 def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    repo = tmp_path_factory.mktemp("template-repo")
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ruff_cache", ".pytest_cache")
-    shutil.copy2(REPO / "copier.yml", repo)
-    for folder in ("template", "hooks", "includes"):
-        shutil.copytree(REPO / folder, repo / folder, ignore=ignore)
-    git("init", "-q", "-b", "main", cwd=repo)
+    repo = template_copy(tmp_path_factory.mktemp("template-repo"))
     for task, args in OLD_ARCH_ARGS.items():
         path = repo / "template" / f"{{% if task == '{task}' %}}config.json{{% endif %}}.jinja"
         old = f"{{{{ '{{}}' if dataset == 'mnist' else '{args}' }}}}"
@@ -50,11 +44,7 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (repo / "copier.yml").write_text(yaml.safe_dump(copier_yml, sort_keys=False))
     commit_all(repo, "0.2")
     git("tag", OLD, cwd=repo)
-    shutil.copy2(REPO / "copier.yml", repo)
-    for folder in ("template", "hooks", "includes"):
-        shutil.rmtree(repo / folder)
-        shutil.copytree(REPO / folder, repo / folder, ignore=ignore)
-    commit_all(repo, "0.3")
+    commit_all(template_copy(repo), "0.3")
     git("tag", NEW, cwd=repo)
     return repo
 

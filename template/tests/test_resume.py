@@ -68,23 +68,28 @@ def recorded_batches(monkeypatch) -> list[list[int]]:
     return seen
 
 
-def test_resume_after_an_epoch_equals_one_run(base_config: dict, tmp_path: Path):
-    # an epoch schedule: its length does not depend on trainer.epochs (OneCycleLR's does)
-    base_config["lr_scheduler"] = {
+def whole_and_resumed(config: dict, split_dir: Path, epochs: int) -> tuple[Path, Path]:
+    """The run folders of ``config`` trained for ``epochs`` at once, and for 1 epoch (in
+    ``split_dir``) then resumed to ``epochs``; on an epoch schedule, whose length does not
+    depend on trainer.epochs (OneCycleLR's does)."""
+    config["lr_scheduler"] = {
         "type": "StepLR",
         "interval": "epoch",
         "warmup_steps": 0,
         "args": {"step_size": 1, "gamma": 0.5},
     }
-    base_config["trainer"]["epochs"] = 3
-    assert cli(base_config) == 0
-    (whole,) = run_dirs(Path(base_config["trainer"]["save_dir"]))
+    config["trainer"]["epochs"] = epochs
+    assert cli(config) == 0
+    (whole,) = run_dirs(Path(config["trainer"]["save_dir"]))
+    config["trainer"].update(epochs=1, save_dir=str(split_dir))
+    assert cli(config) == 0
+    (split,) = run_dirs(split_dir)
+    assert resume_cli(split / "checkpoint-epoch1.pth", f"trainer.epochs={epochs}") == 0
+    return whole, split
 
-    base_config["trainer"].update(epochs=1, save_dir=str(tmp_path / "split"))
-    assert cli(base_config) == 0
-    (split,) = run_dirs(tmp_path / "split")
-    assert resume_cli(split / "checkpoint-epoch1.pth", "trainer.epochs=3") == 0
 
+def test_resume_after_an_epoch_equals_one_run(base_config: dict, tmp_path: Path):
+    whole, split = whole_and_resumed(base_config, tmp_path / "split", 3)
     assert_same_weights(
         weights(whole / "checkpoint-epoch3.pth"), weights(split / "checkpoint-epoch3.pth")
     )

@@ -17,8 +17,8 @@ from base.base_data_loader import BatchDataset, seeded, split_indices
 from model.figures import Figures
 from model.metric import per_class
 from parse_config import ConfigParser
-from tests.conftest import FOLDER, run_dirs, synthetic_digits
-from tests.test_resume import assert_same_weights, cli, resume_cli, weights
+from tests.conftest import FOLDER, synthetic_digits
+from tests.test_resume import assert_same_weights, weights, whole_and_resumed
 from utils.metric_tracker import MetricTracker
 from utils.util import InputError
 
@@ -162,20 +162,9 @@ def test_the_confusion_figure_labels_each_row_with_its_recall_and_column_with_it
 
 
 def test_a_run_with_the_balanced_sampler_and_class_weights_resumes_exactly(base_config, tmp_path):
-    base_config["lr_scheduler"] = {  # an epoch schedule: its length is not trainer.epochs'
-        "type": "StepLR",
-        "interval": "epoch",
-        "warmup_steps": 0,
-        "args": {"step_size": 1, "gamma": 0.5},
-    }
     base_config["data_loader"]["args"]["sampler"] = "balanced"
     base_config["loss"]["class_weights"] = "balanced"
-    assert cli(base_config) == 0  # 2 epochs
-    (whole,) = run_dirs(Path(base_config["trainer"]["save_dir"]))
-    base_config["trainer"].update(epochs=1, save_dir=str(tmp_path / "split"))
-    assert cli(base_config) == 0
-    (split,) = run_dirs(tmp_path / "split")
-    assert resume_cli(split / "checkpoint-epoch1.pth", "trainer.epochs=2") == 0
+    whole, split = whole_and_resumed(base_config, tmp_path / "split", 2)
     assert_same_weights(
         weights(whole / "checkpoint-epoch2.pth"), weights(split / "checkpoint-epoch2.pth")
     )
