@@ -36,7 +36,7 @@ def project(copie_session) -> Path:
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("photos") / "data"
-    photos.classification_folder(root, 3, n_train=12, n_test=4)
+    photos.classification_folder(root, 3, n_train=16, n_test=4)  # batches of 16, 16, 12
     return root
 
 
@@ -112,23 +112,16 @@ def test_torchvision_weights_are_the_cached_file_with_a_head_for_the_data(
         assert done.returncode == 0, done.stderr[-3000:]
         (line,) = [line for line in done.stdout.splitlines() if "largest absolute" in line]
         assert float(line.split()[-1]) <= 1e-4
-    images = sorted((data / "test").glob("*/*.jpg"))
+    images = data / "test" / "chelsea"
     rows = {}
     for source in (checkpoint, str(tmp_path / "model.pt2")):
         out = tmp_path / Path(source).suffix[1:]
         done = python(
-            "predict.py",
-            "-r",
-            source,
-            *map(str, images),
-            "-o",
-            str(out),
-            cwd=project,
-            env=no_weights,
+            "predict.py", "-r", source, str(images), "-o", str(out), cwd=project, env=no_weights
         )
         assert done.returncode == 0, done.stderr[-3000:]
         rows[source] = (out / "predictions.csv").read_text().splitlines()
-    assert len(rows[checkpoint]) == len(images) + 1
+    assert len(rows[checkpoint]) == len(list(images.iterdir())) + 1
     labels = [row.split(",")[1] for row in rows[checkpoint][1:]]
     assert labels == [row.split(",")[1] for row in rows[str(tmp_path / "model.pt2")][1:]]
 
@@ -154,7 +147,7 @@ def test_weights_from_a_file_and_one_channel_made_from_the_rgb_filters(project, 
 
 
 def test_weights_neither_cached_nor_downloadable_are_one_error_that_writes_nothing(
-    project, tmp_path
+    project, data, tmp_path
 ):
     home, save_dir = tmp_path / "torch_home", tmp_path / "saved"
     weights = arch("TorchvisionModel", name="resnet18", weights="IMAGENET1K_V1")
@@ -162,6 +155,7 @@ def test_weights_neither_cached_nor_downloadable_are_one_error_that_writes_nothi
         "train.py",
         weights,
         *OWN_STATS,
+        f"data_loader.args.data_dir={data}",
         f"trainer.save_dir={save_dir}",
         cwd=project,
         env=offline(home),
