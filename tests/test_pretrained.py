@@ -179,8 +179,8 @@ def test_unknown_names_get_the_closest_ones(project, tmp_path):
     done = python("train.py", arch("TorchvisionModel", name="resnet81"), cwd=project)
     assert done.returncode == 2
     assert done.stderr == (
-        "error: arch.args.name: 'resnet81' is no torchvision model here; the closest: resnet18, "
-        "resnet152, resnet101 (all: torchvision.models.list_models())\n"
+        "error: arch.args.name: 'resnet81' is not in torchvision.models.list_models(); the "
+        "closest: resnet18, resnet152, resnet101\n"
     )
     done = python(
         "train.py", arch("TorchvisionModel", name="resnet18", weights="IMAGENET"), cwd=project

@@ -1,9 +1,7 @@
-"""Pretrained torchvision and timm models in the data's shape: ``backbone`` (pretrained) and a new
-``head``, the prefixes that trainer.freeze and optimizer.param_groups name."""
+"""Pretrained torchvision and timm models: a ``backbone`` (pretrained) and a new ``head``."""
 
 import difflib
 from pathlib import Path
-from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -20,10 +18,8 @@ UNSUPPORTED = ("googlenet", "inception", "squeezenet", "lraspp")  # several outp
 
 
 class Pretrained(BaseModel):
-    """``head(backbone(x))``, ``num_classes`` outputs (regression: one per target, (B,) for one);
-    ``from_scratch``: the args that skip the weights, when a checkpoint's replace them."""
-
-    from_scratch: dict[str, Any] = {}
+    """``num_classes`` outputs (regression: one per target); ``from_scratch``: args without
+    the pretrained weights, for a checkpoint's (parse_config.init_model)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if TASK == "segmentation":  # torchvision's: logits at 1/8 size, resized to the image's
@@ -71,18 +67,14 @@ class TorchvisionModel(Pretrained):
         self.backbone = network
 
     @staticmethod
-    def check(args: dict[str, Any]) -> tuple | None:
+    def check(args: dict) -> tuple | None:
         """Check ``name`` and ``weights`` on reading the config; the weights' mean and std."""
         from torchvision import models
 
         module = models.segmentation if TASK == "segmentation" else models
         names = [n for n in models.list_models(module) if not n.startswith(UNSUPPORTED)]
         if (name := args.get("name")) not in names:
-            close = ", ".join(difflib.get_close_matches(str(name), names, 3, 0.4)) or "none"
-            raise InputError(
-                f"arch.args.name: {name!r} is no torchvision model here; the closest: {close} "
-                "(all: torchvision.models.list_models())"
-            )
+            raise unknown(name, names, "torchvision.models.list_models")
         if (weights := args.get("weights")) is None or Path(weights).suffix in FILES:
             if weights is not None and not Path(weights).is_file():
                 raise InputError(f"arch.args.weights: no file {weights}")
@@ -121,13 +113,17 @@ class TimmModel(Pretrained):
         self.head = nn.Linear(self.backbone.head_hidden_size, num_classes)
 
     @staticmethod
-    def check(args: dict[str, Any]) -> tuple | None:
+    def check(args: dict) -> tuple | None:
         """Check ``name`` on reading the config; the mean and std of its pretrained_cfg."""
         try:
             import timm
         except ImportError:
             raise InputError('arch.type TimmModel needs timm: pip install -e ".[timm]"') from None
         if (config := timm.get_pretrained_cfg(name := args.get("name"))) is None:
-            close = ", ".join(difflib.get_close_matches(str(name), timm.list_models(), 3, 0.4))
-            raise InputError(f"arch.args.name: {name!r} is no timm model; the closest: {close}")
+            raise unknown(name, timm.list_models(), "timm.list_models")
         return config.mean, config.std
+
+
+def unknown(name: str, names: list[str], where: str) -> InputError:
+    close = ", ".join(difflib.get_close_matches(str(name), names, 3, 0.4)) or "none"
+    return InputError(f"arch.args.name: {name!r} is not in {where}(); the closest: {close}")
