@@ -76,9 +76,8 @@ class ConfigParser:
         return self.factory(name)(*args, **{**self[name]["args"], **kwargs})
 
     def init_model(self, class_names: list[str] | None, from_checkpoint: bool = False) -> Any:
-        """``arch`` with the data's ``num_classes`` and ``num_outputs`` (class or target names)
-        and ``in_channels``, if declared (arch.args may only repeat them); ``from_checkpoint``:
-        without pretrained weights, which the checkpoint's replace."""
+        """``arch`` with the data's num_classes, num_outputs, in_channels if declared (arch.args may
+        repeat them); ``from_checkpoint``: no pretrained weights, the checkpoint's replace them."""
         count = len(class_names) if class_names else None
         shape = {"num_classes": count, "num_outputs": count}
         shape["in_channels"] = self["data_loader"]["args"]["channels"]

@@ -84,7 +84,7 @@ def fast_dev_run(config: ConfigParser, device: torch.device) -> None:
 
 def build_trainer(config: ConfigParser, device: torch.device):  # -> trainer.Trainer
     """Everything the config names, with --init-from, trainer.freeze and --overfit-batches."""
-    from trainer.trainer import Trainer, freeze  # and what they need: not for --help
+    from trainer import Trainer, freeze  # and what they need: not for --help
 
     args, settings = config.cli_args, config["trainer"]
     if args.overfit_batches:

@@ -94,9 +94,7 @@ class TimmModel(Pretrained):
 
     from_scratch = {"pretrained": False, "checkpoint": None}
 
-    def __init__(
-        self, name: str, pretrained=False, checkpoint=None, num_classes=1000, in_channels=3
-    ):
+    def __init__(self, name, pretrained=False, checkpoint=None, num_classes=1000, in_channels=3):
         super().__init__()
         import timm
 

@@ -30,11 +30,8 @@ from utils.util import InputError, TrainingInterrupted, inf_loop, result_lines
 
 
 class Trainer:
-    """Trains ``model`` on ``data_loader`` (an epoch: one pass, or ``trainer.len_epoch`` batches of
-    an endless loop), validates after each epoch, keeps the best model by ``trainer.monitor`` and
-    saves checkpoints; loss, metrics, optimizer and schedule come from the config. Every key that
-    ``_train_epoch`` returns is logged and can be monitored. Nothing is written before ``train()``.
-    """
+    """Trains as the config says, validates each epoch, keeps the best by ``trainer.monitor``, saves
+    checkpoints; every key ``_train_epoch`` returns is logged. Nothing is written before train()."""
 
     def __init__(self, model: nn.Module, config: Any, data_loader: BaseDataLoader):
         if not isinstance(data_loader.batch_sampler, EpochBatchSampler):  # it holds the position
@@ -303,8 +300,7 @@ class Trainer:
                 path.unlink()
 
     def state_dict(self, epoch: int, batch: int = 0) -> dict[str, Any]:
-        """Everything a checkpoint holds, as plain data; ``batch`` > 0 marks a partial epoch. Data
-        position, random generators, grad scaler and running metric sums make resuming exact."""
+        """A checkpoint, plain data; ``batch`` > 0: a partial epoch. All of it makes resuming exact."""
         return {
             "arch": self.config["arch"]["type"],
             "epoch": epoch,
