@@ -300,7 +300,7 @@ class Trainer:
                 path.unlink()
 
     def state_dict(self, epoch: int, batch: int = 0) -> dict[str, Any]:
-        """A checkpoint, plain data; ``batch`` > 0: a partial epoch. All of it makes resuming exact."""
+        """A checkpoint as plain data; ``batch`` > 0: a partial epoch. It all makes resume exact."""
         return {
             "arch": self.config["arch"]["type"],
             "epoch": epoch,
