@@ -417,8 +417,8 @@ def freeze(model: nn.Module, prefixes: list[str]) -> None:
 
 
 def parameter_groups(model: nn.Module, optimizer: dict[str, Any]) -> list[dict[str, Any]]:
-    """optimizer.param_groups: the parameters named ``prefix``... (the first group matching)
-    train at ``lr_scale`` times optimizer.args.lr; the rest at the lr."""
+    """optimizer.param_groups: the parameters named ``prefix``... train at ``lr_scale`` times
+    optimizer.args.lr, the rest at the lr (torch refuses groups that overlap)."""
     groups = [dict(group) for group in optimizer.get("param_groups", [])]
     for i, group in enumerate(groups):
         group["params"] = matching(model, group["prefix"], f"optimizer.param_groups[{i}].prefix")
