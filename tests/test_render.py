@@ -45,6 +45,7 @@ DEFAULT_FILES = {
     "model/loss.py",
     "model/metric.py",
     "model/model.py",
+    "model/pretrained.py",
     "trainer/__init__.py",
     "trainer/trainer.py",
     "utils/__init__.py",
