@@ -236,3 +236,24 @@ def test_timm_model_from_a_checkpoint_file(project, data, tmp_path):
     assert model["head.weight"].shape == (3, 512)
     config = json.loads((run / "config.json").read_text())["data_loader"]["args"]
     assert {k: config[k] for k in IMAGENET} == IMAGENET  # timm's pretrained_cfg
+
+
+@pytest.mark.slow
+def test_segmentation_and_regression_projects_get_their_own_heads(copie_session, tmp_path):
+    answers = {"dataset": "folder", "n_gpu": 0}
+    rgb = ["data_loader.args.channels=3", "data_loader.args.mean=[0.5,0.5,0.5]"]
+    rgb += ["data_loader.args.std=[0.25,0.25,0.25]", "data_loader.args.batch_size=4"]
+    segmentation = copie_session.copy(extra_answers={**answers, "task": "segmentation"})
+    names = photos.segmentation_folder(tmp_path / "seg", 4, n_train=12, n_test=2)
+    deeplab = arch("TorchvisionModel", name="deeplabv3_mobilenet_v3_large", weights=None)
+    shape = [f"data_loader.args.class_names={json.dumps(names)}", *rgb, deeplab]
+    _, state = train(segmentation.project_dir, tmp_path / "seg", tmp_path / "s1", *shape)
+    assert state["state_dict"]["head.4.weight"].shape[:2] == (4, 256)  # one map per class
+    regression = copie_session.copy(extra_answers={**answers, "task": "regression"})
+    photos.regression_folder(tmp_path / "reg", n_train=12, n_test=4)
+    targets = 'data_loader.args.targets=["brightness", "position"]'
+    resnet = arch("TorchvisionModel", name="resnet18", weights=None)
+    _, state = train(
+        regression.project_dir, tmp_path / "reg", tmp_path / "s2", targets, *rgb, resnet
+    )
+    assert state["state_dict"]["head.weight"].shape == (2, 512)  # one output per target
