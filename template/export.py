@@ -45,7 +45,7 @@ def main(config: ConfigParser) -> None:
     with atomic_open(path, "wb") as handle:
         handle.write(data)
     if fmt == "safetensors":  # loaded back as a consumer would
-        exported = config.init_model(meta["class_names"]).eval()
+        exported = config.init_model(meta["class_names"], True).eval()
         exported.load_state_dict(safetensors.torch.load_file(path))
     else:
         exported = load_program(path)[0]

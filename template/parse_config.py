@@ -75,10 +75,9 @@ class ConfigParser:
         """``<config[name]['type']>(*args, **config[name]['args'], **kwargs)``; kwargs win."""
         return self.factory(name)(*args, **{**self[name]["args"], **kwargs})
 
-    def init_model(self, class_names: list[str] | None) -> Any:
-        """``arch`` in the data's shape: ``num_classes`` and ``num_outputs`` (the number of class
-        or target names; None: the arch's default) and ``in_channels`` (data_loader.args.channels)
-        go to a constructor that declares them; arch.args may only repeat them."""
+    def init_model(self, class_names: list[str] | None, from_checkpoint: bool = False) -> Any:
+        """``arch`` with the data's num_classes, num_outputs, in_channels if declared (arch.args may
+        repeat them); ``from_checkpoint``: no pretrained weights, the checkpoint's replace them."""
         count = len(class_names) if class_names else None
         shape = {"num_classes": count, "num_outputs": count}
         shape["in_channels"] = self["data_loader"]["args"]["channels"]
@@ -90,7 +89,8 @@ class ConfigParser:
                     f"arch.args.{key} is {self['arch']['args'][key]}, the data's is {value}; "
                     f"delete arch.args.{key}: the model gets it from the data"
                 )
-        return self.init_obj("arch", **shape)
+        scratch = getattr(self.factory("arch"), "from_scratch", {}) if from_checkpoint else {}
+        return self.init_obj("arch", **shape, **scratch)
 
     def init_ftn(self, name: str, **kwargs: Any) -> partial:
         """The function ``config[name]['type']`` with the config's args (kwargs win) bound."""

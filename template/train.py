@@ -8,13 +8,12 @@ from collections.abc import Callable
 from itertools import cycle, islice
 
 import torch
-from torch import nn
 
 from logger import ExperimentWriter, setup_logging
 from parse_config import ConfigParser, cli_parser, run_cli
 from utils import distributed
 from utils.checkpoint import load_weights, read_weights
-from utils.util import InputError, seed_everything
+from utils.util import seed_everything
 
 # Flags for values changed often; any other value: KEY.PATH=VALUE (see --help).
 FLAGS = {
@@ -85,14 +84,14 @@ def fast_dev_run(config: ConfigParser, device: torch.device) -> None:
 
 def build_trainer(config: ConfigParser, device: torch.device):  # -> trainer.Trainer
     """Everything the config names, with --init-from, trainer.freeze and --overfit-batches."""
-    from trainer import Trainer  # and what it needs (figures, the logger's backend): not --help
+    from trainer import Trainer, freeze  # and what they need: not for --help
 
     args, settings = config.cli_args, config["trainer"]
     if args.overfit_batches:
         settings["len_epoch"] = settings["len_epoch"] or args.overfit_batches
     seed_everything(config["seed"])
     data_loader = config.init_obj("data_loader")
-    model = config.init_model(data_loader.class_names)
+    model = config.init_model(data_loader.class_names, config.resume is not None)
     if args.init_from:
         load_weights(model, read_weights(args.init_from), args.init_from, settings["init_strict"])
     freeze(model, settings["freeze"])
@@ -105,24 +104,6 @@ def build_trainer(config: ConfigParser, device: torch.device):  # -> trainer.Tra
         trainer.valid_data_loader = list(islice(trainer.valid_data_loader or [], 2)) or None
         trainer.create_writer = lambda config: ExperimentWriter()
     return trainer
-
-
-def freeze(model: nn.Module, prefixes: list[str]) -> None:
-    """Keep the parameters whose names start with one of ``prefixes`` as they are."""
-    parameters = dict(model.named_parameters())
-    for prefix in prefixes:
-        matched = [p for name, p in parameters.items() if name.startswith(prefix)]
-        if not matched:
-            tops = ", ".join(sorted({name.split(".")[0] for name in parameters}))
-            raise InputError(
-                f"trainer.freeze: {prefix!r} matches no parameter of {type(model).__name__}; "
-                f"its names start with {tops}"
-            )
-        for parameter in matched:
-            parameter.requires_grad_(False)
-    if prefixes:
-        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
-        logging.getLogger("train").info(f"Frozen: {frozen} parameters ({', '.join(prefixes)})")
 
 
 def parser() -> argparse.ArgumentParser:

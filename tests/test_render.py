@@ -45,6 +45,7 @@ DEFAULT_FILES = {
     "model/loss.py",
     "model/metric.py",
     "model/model.py",
+    "model/pretrained.py",
     "trainer/__init__.py",
     "trainer/trainer.py",
     "utils/__init__.py",
@@ -75,10 +76,10 @@ DEFAULT_FILES = {
 
 # what each task's model.py and loss.py offer to config.json (their __all__)
 DEFAULT_MODELS = {"classification": "MnistNet", "segmentation": "UNet", "regression": "AngleNet"}
-MODELS = {
-    "classification": ["MnistModel", "MnistNet", "PhotoNet"],
-    "segmentation": ["UNet"],
-    "regression": ["AngleNet"],
+MODELS = {  # then the pretrained ones of model/pretrained.py
+    "classification": ["MnistModel", "MnistNet", "PhotoNet", "TimmModel", "TorchvisionModel"],
+    "segmentation": ["UNet", "TorchvisionModel"],
+    "regression": ["AngleNet", "TimmModel", "TorchvisionModel"],
 }
 LOSSES = {
     "classification": ["nll_loss", "cross_entropy"],

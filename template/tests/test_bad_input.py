@@ -134,6 +134,13 @@ def prepare(case: str, run: dict, tmp: Path) -> list[str]:
         ],
         "freeze matches no parameter": lambda: [*config, 'trainer.freeze=["backbone"]'],
         "ema_decay out of range": lambda: [*config, "trainer.ema_decay=1.0"],
+        "param group matches no parameter": lambda: [
+            *config,
+            'optimizer.param_groups=[{"prefix": "backbone", "lr_scale": 0.1}]',
+        ],
+        "unknown torchvision model": lambda: [*config, torchvision("resnet81")],
+        "unknown torchvision weights": lambda: [*config, torchvision("resnet18", "IMAGENET")],
+        "mean null without pretrained weights": lambda: [*config, "data_loader.args.mean=null"],
         "negative warmup_steps": lambda: [*config, "lr_scheduler.warmup_steps=-1"],
         "plateau without a monitor": lambda: [
             *config,
@@ -150,6 +157,13 @@ def prepare(case: str, run: dict, tmp: Path) -> list[str]:
             STEP_LR,
         ],
     }[case]()
+
+
+def torchvision(name: str, weights: str | None = None) -> str:
+    """An arch override: torchvision's ``name`` (the error comes before any weights load)."""
+    return "arch=" + json.dumps(
+        {"type": "TorchvisionModel", "args": {"name": name, "weights": weights}}
+    )
 
 
 CASES = {  # case: parts of the one-line message
@@ -193,6 +207,20 @@ CASES = {  # case: parts of the one-line message
     "init-from weights do not fit": ["shapes.pth: its weights do not fit", "init_strict=false"],
     "freeze matches no parameter": ["trainer.freeze: 'backbone' matches no parameter of"],
     "ema_decay out of range": ["trainer.ema_decay: must be a number in [0, 1), got 1.0"],
+    "param group matches no parameter": [
+        "optimizer.param_groups[0].prefix: 'backbone' matches no parameter of"
+    ],
+    "unknown torchvision model": [
+        "arch.args.name: 'resnet81' is not in torchvision.models.list_models()",
+        "the closest: resnet18",
+    ],
+    "unknown torchvision weights": [
+        "arch.args.weights: 'IMAGENET' is no weights of resnet18",
+        "choose from IMAGENET1K_V1, DEFAULT",
+    ],
+    "mean null without pretrained weights": [
+        "data_loader.args.mean: null is a pretrained arch's own, and this arch has none"
+    ],
     "negative warmup_steps": ["lr_scheduler.warmup_steps: must be an integer >= 0, got -1"],
     "plateau without a monitor": ["trainer.monitor: must be 'min METRIC' or 'max METRIC' for Red"],
     "nan loss": ["in epoch 2", "lower the learning rate"],

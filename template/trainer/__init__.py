@@ -1,3 +1,3 @@
-from trainer.trainer import Trainer, evaluate
+from trainer.trainer import Trainer, evaluate, freeze
 
-__all__ = ["Trainer", "evaluate"]
+__all__ = ["Trainer", "evaluate", "freeze"]

@@ -30,11 +30,8 @@ from utils.util import InputError, TrainingInterrupted, inf_loop, result_lines
 
 
 class Trainer:
-    """Trains ``model`` on ``data_loader`` (an epoch: one pass, or ``trainer.len_epoch`` batches of
-    an endless loop), validates after each epoch, keeps the best model by ``trainer.monitor`` and
-    saves checkpoints; loss, metrics, optimizer and schedule come from the config. Every key that
-    ``_train_epoch`` returns is logged and can be monitored. Nothing is written before ``train()``.
-    """
+    """Trains as the config says, validates each epoch, keeps the best by ``trainer.monitor``, saves
+    checkpoints; every key ``_train_epoch`` returns is logged. Nothing is written before train()."""
 
     def __init__(self, model: nn.Module, config: Any, data_loader: BaseDataLoader):
         if not isinstance(data_loader.batch_sampler, EpochBatchSampler):  # it holds the position
@@ -55,8 +52,9 @@ class Trainer:
         self.len_epoch = settings["len_epoch"] or len(data_loader)
         self.accum_steps = settings["grad_accum_steps"]
         self.steps_per_epoch = math.ceil(self.len_epoch / self.accum_steps)
-        trainable = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = config.init_obj("optimizer", trainable)
+        # every parameter, the frozen ones too: trainer.unfreeze_at_epoch keeps the optimizer
+        self.frozen = [p for p in model.parameters() if not p.requires_grad]
+        self.optimizer = config.init_obj("optimizer", parameter_groups(model, config["optimizer"]))
         self.lr_scheduler = build_lr_scheduler(config, self.optimizer, self.steps_per_epoch)
         # loss.class_weights weigh training and validation; test.py reports the plain loss
         self.criterion = config.init_ftn("loss", **data_loader.loss_args(config, self.device))
@@ -77,11 +75,15 @@ class Trainer:
             self.ema = AveragedModel(model, multi_avg_fn=average, use_buffers=True)
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(settings["amp"])
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=settings["amp"] == "fp16")
-        self.network = model  # what the training step calls
+        self._wrap_network()
+
+    def _wrap_network(self) -> None:
+        """What the training step calls: DDP syncs the parameters that need gradients when made."""
+        self.network = self.model
         if distributed.is_distributed():
             device_ids = [self.device] if self.device.type == "cuda" else None
-            self.network = DistributedDataParallel(model, device_ids=device_ids)
-        if settings["compile"]:
+            self.network = DistributedDataParallel(self.model, device_ids=device_ids)
+        if self.settings["compile"]:
             self.network = torch.compile(self.network)
 
     def train(self) -> None:
@@ -126,7 +128,16 @@ class Trainer:
         return stop
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
+        if self.frozen and epoch >= (self.settings.get("unfreeze_at_epoch") or math.inf):
+            self.logger.info(f"Epoch {epoch}: trainer.unfreeze_at_epoch, every parameter trains")
+            for parameter in self.frozen:
+                parameter.requires_grad_(True)
+            self.frozen = []
+            self._wrap_network()
         self.network.train()
+        for module in self.model.modules():  # a frozen BatchNorm keeps its running statistics
+            if isinstance(module, nn.modules.batchnorm._BatchNorm) and module.weight is not None:
+                module.train(module.weight.requires_grad)
         first_batch, self.start_batch = self.start_batch, 0
         if first_batch == 0:
             self.train_metrics.reset()
@@ -289,8 +300,7 @@ class Trainer:
                 path.unlink()
 
     def state_dict(self, epoch: int, batch: int = 0) -> dict[str, Any]:
-        """Everything a checkpoint holds, as plain data; ``batch`` > 0 marks a partial epoch. Data
-        position, random generators, grad scaler and running metric sums make resuming exact."""
+        """A checkpoint as plain data; ``batch`` > 0: a partial epoch. It all makes resume exact."""
         return {
             "arch": self.config["arch"]["type"],
             "epoch": epoch,
@@ -389,4 +399,42 @@ def build_lr_scheduler(config: Any, optimizer: Optimizer, steps_per_epoch: int) 
         length["total_steps"] = config["trainer"]["epochs"] * steps_per_epoch
     if schedule["type"] == "ReduceLROnPlateau":  # its mode follows the monitor
         length["mode"] = config["trainer"]["monitor"].split()[0]
+    scales = [group.get("lr_scale", 1.0) for group in optimizer.param_groups]
+    for key in ("max_lr", "base_lr"):  # one rate (OneCycleLR, CyclicLR): scaled for each group
+        if isinstance(schedule["args"].get(key), int | float) and len(scales) > 1:
+            length[key] = [schedule["args"][key] * scale for scale in scales]
     return config.init_obj("lr_scheduler", optimizer, **length)
+
+
+def freeze(model: nn.Module, prefixes: list[str]) -> None:
+    """trainer.freeze: keep the parameters named ``prefix``... as they are."""
+    for prefix in prefixes:
+        for parameter in matching(model, prefix, "trainer.freeze"):
+            parameter.requires_grad_(False)
+    if prefixes:
+        frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+        logging.getLogger("train").info(f"Frozen: {frozen} parameters ({', '.join(prefixes)})")
+
+
+def parameter_groups(model: nn.Module, optimizer: dict[str, Any]) -> list[dict[str, Any]]:
+    """optimizer.param_groups: the parameters named ``prefix``... train at ``lr_scale`` times
+    optimizer.args.lr, the rest at the lr (torch refuses groups that overlap)."""
+    groups = [dict(group) for group in optimizer.get("param_groups", [])]
+    for i, group in enumerate(groups):
+        group["params"] = matching(model, group["prefix"], f"optimizer.param_groups[{i}].prefix")
+        group["lr"] = optimizer["args"]["lr"] * group["lr_scale"]
+    taken = {id(p) for group in groups for p in group["params"]}
+    rest = [p for p in model.parameters() if id(p) not in taken]
+    return [*groups, {"params": rest, "lr_scale": 1.0}] if groups else rest
+
+
+def matching(model: nn.Module, prefix: str, key_path: str) -> list[nn.Parameter]:
+    """The parameters named ``prefix``...; none: an error naming ``key_path``."""
+    found = [p for name, p in model.named_parameters() if name.startswith(prefix)]
+    if not found:
+        tops = ", ".join(sorted({name.split(".")[0] for name, _ in model.named_parameters()}))
+        raise InputError(
+            f"{key_path}: {prefix!r} matches no parameter of {type(model).__name__}; "
+            f"its names start with {tops}"
+        )
+    return found

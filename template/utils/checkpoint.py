@@ -59,7 +59,7 @@ def find_checkpoint(path: str | Path) -> Path:
 def load_model(config: Any) -> nn.Module:
     """The config's arch for the classes of ``config.resume``, with its evaluation weights."""
     checkpoint = load_checkpoint(config.resume)
-    model = config.init_model(checkpoint.get("class_names"))
+    model = config.init_model(checkpoint.get("class_names"), True)
     load_weights(model, evaluation_weights(checkpoint), str(config.resume))
     return model.eval()
 

@@ -29,10 +29,21 @@ def validate(config: dict[str, Any], sections: dict[str, tuple]) -> None:
     steps = enumerate(loader.get("augment", []))
     parts = [(name, config[name], import_module(m), n) for name, (m, n) in sections.items()]
     parts += [(f"data_loader.args.augment[{i}]", step, v2, 0) for i, step in steps]
+    factories = {}
     for path, section, module, n_positional in parts:
         if section is not None:  # lr_scheduler null: no scheduler
-            factory = lookup(module, section["type"], f"{path}.type")
+            factory = factories[path] = lookup(module, section["type"], f"{path}.type")
             check_arguments(factory, n_positional, section["args"], f"{path}.args")
+    check = getattr(factories.get("arch"), "check", lambda args: None)  # a pretrained arch's
+    own = check(config["arch"]["args"]) or (None, None)  # its weights' mean and std
+    for key, values in zip(("mean", "std"), own, strict=True):
+        if loader.get(key, 0) is None:  # null: the weights' own (for gray images, their average)
+            if values is None:
+                raise InputError(
+                    f"data_loader.args.{key}: null is a pretrained arch's own, and this arch has "
+                    "none; give a list (python -m data_loader stats DIR computes it)"
+                )
+            loader[key] = list(values) if loader["channels"] == 3 else [sum(values) / 3]
     if config["loss"].get("class_weights") is not None:  # passed to the loss as its weight
         loss = getattr(import_module(sections["loss"][0]), config["loss"]["type"])
         check_arguments(loss, 2, {**config["loss"]["args"], "weight": None}, "loss.class_weights")

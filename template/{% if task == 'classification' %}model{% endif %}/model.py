@@ -8,8 +8,9 @@ from torch import nn
 
 from base import BaseModel
 from model.blocks import conv_bn_relu, digit_features
+from model.pretrained import TimmModel, TorchvisionModel
 
-__all__ = ["MnistModel", "MnistNet", "PhotoNet"]
+__all__ = ["MnistModel", "MnistNet", "PhotoNet", "TimmModel", "TorchvisionModel"]
 
 
 class MnistModel(BaseModel):

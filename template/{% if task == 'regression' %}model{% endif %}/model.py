@@ -5,8 +5,9 @@ from torch import nn
 
 from base import BaseModel
 from model.blocks import digit_features
+from model.pretrained import TimmModel, TorchvisionModel
 
-__all__ = ["AngleNet"]
+__all__ = ["AngleNet", "TimmModel", "TorchvisionModel"]
 
 
 class AngleNet(BaseModel):

@@ -8,8 +8,9 @@ from torch import nn
 
 from base import BaseModel
 from model.blocks import conv_bn_relu
+from model.pretrained import TorchvisionModel
 
-__all__ = ["UNet"]
+__all__ = ["UNet", "TorchvisionModel"]
 
 
 def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:

@@ -1,0 +1,127 @@
+"""Pretrained torchvision and timm models: a ``backbone`` (pretrained) and a new ``head``."""
+
+import difflib
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file
+from torch import nn
+
+from base import BaseModel
+from model.predictions import TASK
+from utils.checkpoint import load_weights
+from utils.util import InputError
+
+FILES = (".pth", ".safetensors")  # weights given as a state dict file
+UNSUPPORTED = ("googlenet", "inception", "squeezenet", "lraspp")  # several outputs or no Linear
+
+
+class Pretrained(BaseModel):
+    """``num_classes`` outputs (regression: one per target); ``from_scratch``: args without
+    the pretrained weights, for a checkpoint's (parse_config.init_model)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if TASK == "segmentation":  # torchvision's: logits at 1/8 size, resized to the image's
+            return F.interpolate(self.head(self.backbone(x)["out"]), x.shape[-2:], mode="bilinear")
+        output = self.head(self.backbone(x))
+        return output.squeeze(1) if TASK == "regression" and output.shape[1] == 1 else output
+
+
+class TorchvisionModel(Pretrained):
+    """torchvision's model ``name`` (segmentation: FCN, DeepLabV3); ``weights``: of its weights
+    enum (read from $TORCH_HOME/hub/checkpoints/, else downloaded), a state dict file, or null."""
+
+    from_scratch = {"weights": None}
+
+    def __init__(self, name: str, weights: str | None = None, num_classes=1000, in_channels=3):
+        super().__init__()
+        from torchvision import models
+
+        enum = weights is not None and Path(weights).suffix not in FILES
+        extra = {"weights_backbone": None, "aux_loss": True} if TASK == "segmentation" else {}
+        try:
+            network = models.get_model(name, weights=weights if enum else None, **extra)
+        except OSError as err:  # neither cached nor downloadable: urllib's URLError
+            url = models.get_model_weights(name)[weights].url
+            file = Path(torch.hub.get_dir(), "checkpoints", Path(url).name)
+            raise InputError(
+                f"arch.args.weights: {name}'s {weights} weights are not in {file} and could not "
+                f"be downloaded ({err}); download {url} elsewhere into {file.parent}/, or give "
+                "the path of a .pth or .safetensors state dict as arch.args.weights"
+            ) from None
+        if weights is not None and not enum:
+            pth = not weights.endswith(".safetensors")
+            state = torch.load(weights, "cpu", weights_only=True) if pth else load_file(weights)
+            load_weights(network, state, weights)
+        conv = next(m for m in network.modules() if isinstance(m, nn.Conv2d))
+        if in_channels == 1:  # the RGB filters summed, as timm adapts them
+            conv.weight, conv.in_channels = nn.Parameter(conv.weight.sum(1, keepdim=True)), 1
+        if TASK == "segmentation":  # the classifier's last 1x1 convolution: one map per class
+            self.backbone, self.head = network.backbone, network.classifier
+            self.head[-1] = nn.Conv2d(self.head[-1].in_channels, num_classes, 1)
+            return
+        last = [name for name, m in network.named_modules() if isinstance(m, nn.Linear)][-1]
+        self.head = nn.Linear(network.get_submodule(last).in_features, num_classes)
+        network.set_submodule(last, nn.Identity())
+        self.backbone = network
+
+    @staticmethod
+    def check(args: dict) -> tuple | None:
+        """Check ``name`` and ``weights`` on reading the config; the weights' mean and std."""
+        from torchvision import models
+
+        module = models.segmentation if TASK == "segmentation" else models
+        names = [n for n in models.list_models(module) if not n.startswith(UNSUPPORTED)]
+        if (name := args.get("name")) not in names:
+            raise unknown(name, names, "torchvision.models.list_models")
+        if (weights := args.get("weights")) is None or Path(weights).suffix in FILES:
+            if weights is not None and not Path(weights).is_file():
+                raise InputError(f"arch.args.weights: no file {weights}")
+            return None
+        if weights not in (members := models.get_model_weights(name).__members__):
+            raise InputError(
+                f"arch.args.weights: {weights!r} is no weights of {name}; choose from "
+                f"{', '.join(members)}, null, or the path of a .pth or .safetensors state dict"
+            )
+        transforms = members[weights].transforms()
+        return transforms.mean, transforms.std
+
+
+class TimmModel(Pretrained):
+    """timm's model ``name`` (e.g. "resnet18.a1_in1k"): ``pretrained``, its weights from the
+    Hugging Face Hub, or ``checkpoint``, from that file (offline); pip install -e ".[timm]"."""
+
+    from_scratch = {"pretrained": False, "checkpoint": None}
+
+    def __init__(self, name, pretrained=False, checkpoint=None, num_classes=1000, in_channels=3):
+        super().__init__()
+        import timm
+
+        file = {"pretrained_cfg_overlay": {"file": checkpoint}} if checkpoint else {}
+        try:  # timm fits the first convolution to in_chans; no classifier: the head is ours
+            self.backbone = timm.create_model(
+                name, pretrained or bool(checkpoint), num_classes=0, in_chans=in_channels, **file
+            )
+        except (OSError, RuntimeError) as err:  # offline, or a file of another model
+            raise InputError(
+                f"arch.args: timm could not load {name}'s weights ({str(err).splitlines()[0]}); "
+                "give a local file as arch.args.checkpoint"
+            ) from None
+        self.head = nn.Linear(self.backbone.head_hidden_size, num_classes)
+
+    @staticmethod
+    def check(args: dict) -> tuple | None:
+        """Check ``name`` on reading the config; the mean and std of its pretrained_cfg."""
+        try:
+            import timm
+        except ImportError:
+            raise InputError('arch.type TimmModel needs timm: pip install -e ".[timm]"') from None
+        if (config := timm.get_pretrained_cfg(name := args.get("name"))) is None:
+            raise unknown(name, timm.list_models(), "timm.list_models")
+        return config.mean, config.std
+
+
+def unknown(name: str, names: list[str], where: str) -> InputError:
+    close = ", ".join(difflib.get_close_matches(str(name), names, 3, 0.4)) or "none"
+    return InputError(f"arch.args.name: {name!r} is not in {where}(); the closest: {close}")

@@ -1,0 +1,259 @@
+"""Pretrained models (model/pretrained.py) in a folder project of 3 photo classes: torchvision's
+weights read from $TORCH_HOME as torchvision reads them, a state dict file, timm's checkpoint
+file; the head and the first convolution in the data's shape; transfer-learning controls that
+resume exactly. Nothing is downloaded: the tests write stand-in weights (a seeded random state
+dict) under the file name torchvision looks for, and refuse every connection (https_proxy to a
+closed port) so that a missing file fails at once."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from tests import photos
+from tests.conftest import python
+
+RESNET18_FILE = "resnet18-f37072fd.pth"  # ResNet18_Weights.IMAGENET1K_V1's, in hub/checkpoints/
+IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
+FAST = ["trainer.epochs=1", "trainer.len_epoch=2", "data_loader.args.num_workers=0"]
+FAST += ["data_loader.args.image_size=[32,32]", "data_loader.args.augment=[]"]
+OWN_STATS = ["data_loader.args.mean=null", "data_loader.args.std=null"]
+HEAD_FIRST = ['trainer.freeze=["backbone"]']
+
+
+def arch(kind: str, **args) -> str:
+    return "arch=" + json.dumps({"type": kind, "args": args})
+
+
+@pytest.fixture(scope="module")
+def project(copie_session) -> Path:
+    answers = {"dataset": "folder", "n_gpu": 0}
+    return copie_session.copy(extra_answers=answers).project_dir
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("photos") / "data"
+    photos.classification_folder(root, 3, n_train=16, n_test=4)  # batches of 16, 16, 12
+    return root
+
+
+@pytest.fixture(scope="module")
+def torch_home(tmp_path_factory) -> Path:
+    """A TORCH_HOME holding stand-in ImageNet weights of ResNet-18."""
+    from torchvision.models import resnet18
+
+    home = tmp_path_factory.mktemp("torch_home")
+    (home / "hub" / "checkpoints").mkdir(parents=True)
+    torch.manual_seed(7)
+    torch.save(resnet18().state_dict(), home / "hub" / "checkpoints" / RESNET18_FILE)
+    return home
+
+
+def offline(home: Path) -> dict[str, str]:
+    refused = "http://127.0.0.1:9"  # the discard port: connection refused, at once
+    return {"TORCH_HOME": str(home), "https_proxy": refused, "HTTPS_PROXY": refused}
+
+
+def train(project: Path, data: Path, save_dir: Path, *overrides: str, env=None, resume=None):
+    """train.py on the photos: (the run folder, its last checkpoint)."""
+    args = ["train.py", f"data_loader.args.data_dir={data}", f"trainer.save_dir={save_dir}"]
+    args += ["-r", str(resume)] if resume else []
+    done = python(*args, *FAST, *overrides, cwd=project, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = max((save_dir / "models").glob("*/*"), key=lambda p: p.stat().st_mtime_ns)
+    last = max(run.glob("checkpoint-epoch*.pth"), key=lambda p: p.stat().st_mtime_ns)
+    return run, torch.load(last, weights_only=True)
+
+
+@pytest.mark.slow
+def test_torchvision_weights_are_the_cached_file_with_a_head_for_the_data(
+    project, data, torch_home, tmp_path
+):
+    stand_in = torch.load(torch_home / "hub" / "checkpoints" / RESNET18_FILE, weights_only=True)
+    weights = arch("TorchvisionModel", name="resnet18", weights="IMAGENET1K_V1")
+    run, state = train(
+        project, data, tmp_path, weights, *OWN_STATS, *HEAD_FIRST, env=offline(torch_home)
+    )
+    model = state["state_dict"]
+    assert torch.equal(model["backbone.layer4.1.conv2.weight"], stand_in["layer4.1.conv2.weight"])
+    assert model["head.weight"].shape == (3, 512)  # the data's 3 classes
+    # a frozen BatchNorm keeps its running statistics (eval mode while frozen)
+    assert torch.equal(model["backbone.bn1.running_mean"], stand_in["bn1.running_mean"])
+    assert torch.equal(
+        model["backbone.layer1.0.bn1.running_var"], stand_in["layer1.0.bn1.running_var"]
+    )
+    config = json.loads((run / "config.json").read_text())["data_loader"]["args"]
+    assert {k: config[k] for k in IMAGENET} == IMAGENET  # the weights' own, said in one place
+    # test.py, predict.py and export.py with that checkpoint; none needs the weights file again
+    checkpoint = str(run / "checkpoint-epoch1.pth")
+    common = [f"data_loader.args.data_dir={data}", "data_loader.args.num_workers=0"]
+    no_weights = offline(tmp_path / "empty_torch_home")
+    tested = python("test.py", "-r", checkpoint, *common, cwd=project, env=no_weights)
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    metrics = json.loads((run / "test_metrics.json").read_text())
+    assert metrics["class_names"] == ["astronaut", "chelsea", "coffee"]
+    for fmt in ("pt2", "onnx"):
+        out = tmp_path / f"model.{fmt}"
+        done = python(
+            "export.py",
+            "-r",
+            checkpoint,
+            "--format",
+            fmt,
+            "-o",
+            str(out),
+            *common,
+            cwd=project,
+            env=no_weights,
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        (line,) = [line for line in done.stdout.splitlines() if "largest absolute" in line]
+        assert float(line.split()[-1]) <= 1e-4
+    images = data / "test" / "chelsea"
+    rows = {}
+    for source in (checkpoint, str(tmp_path / "model.pt2")):
+        out = tmp_path / Path(source).suffix[1:]
+        done = python(
+            "predict.py", "-r", source, str(images), "-o", str(out), cwd=project, env=no_weights
+        )
+        assert done.returncode == 0, done.stderr[-3000:]
+        rows[source] = (out / "predictions.csv").read_text().splitlines()
+    assert len(rows[checkpoint]) == len(list(images.iterdir())) + 1
+    labels = [row.split(",")[1] for row in rows[checkpoint][1:]]
+    assert labels == [row.split(",")[1] for row in rows[str(tmp_path / "model.pt2")][1:]]
+
+
+@pytest.mark.slow
+def test_weights_from_a_file_and_one_channel_made_from_the_rgb_filters(project, data, tmp_path):
+    from torchvision.models import resnet18
+
+    torch.manual_seed(3)
+    stand_in = resnet18().state_dict()
+    path = tmp_path / "resnet18.safetensors"
+    save_file(stand_in, path)
+    gray = [
+        "data_loader.args.channels=1",
+        "data_loader.args.mean=[0.5]",
+        "data_loader.args.std=[0.25]",
+    ]
+    weights = arch("TorchvisionModel", name="resnet18", weights=str(path))
+    _, state = train(project, data, tmp_path / "saved", weights, *gray, *HEAD_FIRST)
+    first = state["state_dict"]["backbone.conv1.weight"]
+    assert first.shape == (64, 1, 7, 7)
+    assert torch.equal(first, stand_in["conv1.weight"].sum(1, keepdim=True))  # as timm does
+
+
+def test_weights_neither_cached_nor_downloadable_are_one_error_that_writes_nothing(
+    project, data, tmp_path
+):
+    home, save_dir = tmp_path / "torch_home", tmp_path / "saved"
+    weights = arch("TorchvisionModel", name="resnet18", weights="IMAGENET1K_V1")
+    done = python(
+        "train.py",
+        weights,
+        *OWN_STATS,
+        f"data_loader.args.data_dir={data}",
+        f"trainer.save_dir={save_dir}",
+        cwd=project,
+        env=offline(home),
+    )
+    assert done.returncode == 2, done.stderr[-3000:]
+    error = done.stderr.splitlines()[-1]
+    file = home / "hub" / "checkpoints" / RESNET18_FILE
+    assert error.startswith(
+        f"error: arch.args.weights: resnet18's IMAGENET1K_V1 weights are not in {file} and "
+        "could not be downloaded ("
+    )
+    assert error.endswith(
+        f"download https://download.pytorch.org/models/{RESNET18_FILE} elsewhere into "
+        f"{file.parent}/, or give the path of a .pth or .safetensors state dict as "
+        "arch.args.weights"
+    )
+    assert not save_dir.exists()
+
+
+def test_unknown_names_get_the_closest_ones(project, tmp_path):
+    done = python("train.py", arch("TorchvisionModel", name="resnet81"), cwd=project)
+    assert done.returncode == 2
+    assert done.stderr == (
+        "error: arch.args.name: 'resnet81' is not in torchvision.models.list_models(); the "
+        "closest: resnet18, resnet152, resnet101\n"
+    )
+    done = python(
+        "train.py", arch("TorchvisionModel", name="resnet18", weights="IMAGENET"), cwd=project
+    )
+    assert done.stderr == (
+        "error: arch.args.weights: 'IMAGENET' is no weights of resnet18; choose from "
+        "IMAGENET1K_V1, DEFAULT, null, or the path of a .pth or .safetensors state dict\n"
+    )
+
+
+@pytest.mark.slow
+def test_head_first_then_everything_resumes_exactly(project, data, torch_home, tmp_path):
+    controls = [*HEAD_FIRST, "trainer.unfreeze_at_epoch=2", "trainer.epochs=2"]
+    controls += ['optimizer.param_groups=[{"prefix": "backbone", "lr_scale": 0.1}]']
+    weights = arch("TorchvisionModel", name="resnet18", weights="IMAGENET1K_V1")
+    common = [weights, *OWN_STATS, *controls]
+    env = offline(torch_home)
+    whole, end = train(project, data, tmp_path / "whole", *common, env=env)
+    first = torch.load(whole / "checkpoint-epoch1.pth", weights_only=True)
+    _, resumed = train(
+        project, data, tmp_path / "whole", *common, env=env, resume=whole / "checkpoint-epoch1.pth"
+    )
+    assert end["epoch"] == resumed["epoch"] == 2
+    for key, value in end["state_dict"].items():
+        assert torch.equal(value, resumed["state_dict"][key]), key
+    # epoch 1 trained the head only, epoch 2 everything (the backbone at a tenth of the rate)
+    stand_in = torch.load(torch_home / "hub" / "checkpoints" / RESNET18_FILE, weights_only=True)
+    key = "layer1.0.conv1.weight"
+    assert torch.equal(first["state_dict"][f"backbone.{key}"], stand_in[key])
+    assert not torch.equal(end["state_dict"][f"backbone.{key}"], stand_in[key])
+    assert not torch.equal(
+        end["state_dict"]["backbone.bn1.running_mean"], stand_in["bn1.running_mean"]
+    )
+    groups = end["optimizer"]["param_groups"]
+    assert [g.get("prefix") for g in groups] == ["backbone", None]
+    assert [g["lr_scale"] for g in groups] == [0.1, 1.0]
+
+
+@pytest.mark.slow
+def test_timm_model_from_a_checkpoint_file(project, data, tmp_path):
+    import timm
+
+    torch.manual_seed(5)
+    stand_in = timm.create_model("resnet18").state_dict()
+    path = tmp_path / "resnet18_timm.pth"
+    torch.save(stand_in, path)
+    weights = arch("TimmModel", name="resnet18.a1_in1k", checkpoint=str(path))
+    run, state = train(
+        project, data, tmp_path / "saved", weights, *OWN_STATS, *HEAD_FIRST, env=offline(tmp_path)
+    )
+    model = state["state_dict"]
+    assert torch.equal(model["backbone.layer3.0.conv1.weight"], stand_in["layer3.0.conv1.weight"])
+    assert model["head.weight"].shape == (3, 512)
+    config = json.loads((run / "config.json").read_text())["data_loader"]["args"]
+    assert {k: config[k] for k in IMAGENET} == IMAGENET  # timm's pretrained_cfg
+
+
+@pytest.mark.slow
+def test_segmentation_and_regression_projects_get_their_own_heads(copie_session, tmp_path):
+    answers = {"dataset": "folder", "n_gpu": 0}
+    rgb = ["data_loader.args.channels=3", "data_loader.args.mean=[0.5,0.5,0.5]"]
+    rgb += ["data_loader.args.std=[0.25,0.25,0.25]", "data_loader.args.batch_size=4"]
+    segmentation = copie_session.copy(extra_answers={**answers, "task": "segmentation"})
+    names = photos.segmentation_folder(tmp_path / "seg", 4, n_train=12, n_test=2)
+    deeplab = arch("TorchvisionModel", name="deeplabv3_mobilenet_v3_large", weights=None)
+    shape = [f"data_loader.args.class_names={json.dumps(names)}", *rgb, deeplab]
+    _, state = train(segmentation.project_dir, tmp_path / "seg", tmp_path / "s1", *shape)
+    assert state["state_dict"]["head.4.weight"].shape[:2] == (4, 256)  # one map per class
+    regression = copie_session.copy(extra_answers={**answers, "task": "regression"})
+    photos.regression_folder(tmp_path / "reg", n_train=12, n_test=4)
+    targets = 'data_loader.args.targets=["brightness", "position"]'
+    resnet = arch("TorchvisionModel", name="resnet18", weights=None)
+    _, state = train(
+        regression.project_dir, tmp_path / "reg", tmp_path / "s2", targets, *rgb, resnet
+    )
+    assert state["state_dict"]["head.weight"].shape == (2, 512)  # one output per target
