@@ -34,7 +34,7 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device, batches: int
     figures = Figures(data_loader.class_names)  # under DDP: drawn from the main process's shard
     data = islice(data_loader, batches or None)  # 0: all of it
     # the plain loss (loss.class_weights weigh training only), comparable between runs
-    results = evaluate(model, data, config.init_ftn("loss"), tracker, device, figures.update)
+    results = evaluate(model, data, config.init_ftn("loss"), tracker, figures.update)
     if not distributed.is_main():
         return
     for line in result_lines(results):

@@ -1,15 +1,14 @@
 """Pretrained torchvision and timm models: a ``backbone`` (pretrained) and a new ``head``."""
 
 import difflib
+from importlib import import_module
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from safetensors.torch import load_file
 from torch import nn
 
 from base import BaseModel
-from model.predictions import TASK
 from utils.checkpoint import load_weights
 from utils.util import InputError
 
@@ -18,30 +17,25 @@ UNSUPPORTED = ("googlenet", "inception", "squeezenet", "lraspp")  # several outp
 
 
 class Pretrained(BaseModel):
-    """``num_classes`` outputs (regression: one per target); ``from_scratch``: args without
-    the pretrained weights, for a checkpoint's (parse_config.init_model)."""
-
+    # from_scratch: the args without the pretrained weights, for a checkpoint's (init_model)
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if TASK == "segmentation":  # torchvision's: logits at 1/8 size, resized to the image's
-            return F.interpolate(self.head(self.backbone(x)["out"]), x.shape[-2:], mode="bilinear")
-        output = self.head(self.backbone(x))
-        return output.squeeze(1) if TASK == "regression" and output.shape[1] == 1 else output
+        return self.head(self.backbone(x))
 
 
 class TorchvisionModel(Pretrained):
-    """torchvision's model ``name`` (segmentation: FCN, DeepLabV3); ``weights``: of its weights
-    enum (read from $TORCH_HOME/hub/checkpoints/, else downloaded), a state dict file, or null."""
+    """Model ``name`` of torchvision.models; ``weights``: of its weights enum (read from
+    $TORCH_HOME/hub/checkpoints/, else downloaded), a state dict file, or null."""
 
     from_scratch = {"weights": None}
+    library, options = "torchvision.models", {}  # where the names are, what get_model is given
 
     def __init__(self, name: str, weights: str | None = None, num_classes=1000, in_channels=3):
         super().__init__()
         from torchvision import models
 
         enum = weights is not None and Path(weights).suffix not in FILES
-        extra = {"weights_backbone": None, "aux_loss": True} if TASK == "segmentation" else {}
         try:
-            network = models.get_model(name, weights=weights if enum else None, **extra)
+            network = models.get_model(name, weights=weights if enum else None, **self.options)
         except OSError as err:  # neither cached nor downloadable: urllib's URLError
             url = models.get_model_weights(name)[weights].url
             file = Path(torch.hub.get_dir(), "checkpoints", Path(url).name)
@@ -54,24 +48,25 @@ class TorchvisionModel(Pretrained):
             pth = not weights.endswith(".safetensors")
             state = torch.load(weights, "cpu", weights_only=True) if pth else load_file(weights)
             load_weights(network, state, weights)
-        conv = next(m for m in network.modules() if isinstance(m, nn.Conv2d))
         if in_channels == 1:  # the RGB filters summed, as timm adapts them
+            conv = next(m for m in network.modules() if isinstance(m, nn.Conv2d))
             conv.weight, conv.in_channels = nn.Parameter(conv.weight.sum(1, keepdim=True)), 1
-        if TASK == "segmentation":  # the classifier's last 1x1 convolution: one map per class
-            self.backbone, self.head = network.backbone, network.classifier
-            self.head[-1] = nn.Conv2d(self.head[-1].in_channels, num_classes, 1)
-            return
-        last = [name for name, m in network.named_modules() if isinstance(m, nn.Linear)][-1]
-        self.head = nn.Linear(network.get_submodule(last).in_features, num_classes)
-        network.set_submodule(last, nn.Identity())
-        self.backbone = network
+        self.backbone, self.head = self.split(network, num_classes)
 
     @staticmethod
-    def check(args: dict) -> tuple | None:
+    def split(network: nn.Module, num_classes: int) -> tuple[nn.Module, nn.Module]:
+        """The network without its last Linear layer, and a new one for ``num_classes``."""
+        last = [name for name, m in network.named_modules() if isinstance(m, nn.Linear)][-1]
+        head = nn.Linear(network.get_submodule(last).in_features, num_classes)
+        network.set_submodule(last, nn.Identity())
+        return network, head
+
+    @classmethod
+    def check(cls, args: dict) -> tuple | None:
         """Check ``name`` and ``weights`` on reading the config; the weights' mean and std."""
         from torchvision import models
 
-        module = models.segmentation if TASK == "segmentation" else models
+        module = import_module(cls.library)
         names = [n for n in models.list_models(module) if not n.startswith(UNSUPPORTED)]
         if (name := args.get("name")) not in names:
             raise unknown(name, names, "torchvision.models.list_models")

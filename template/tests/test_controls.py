@@ -162,7 +162,7 @@ def validation_score(state: dict, weights: dict, key: str) -> float:
     model.load_state_dict(weights)
     tracker = MetricTracker(config.init_metrics(len(loader.class_names)), prefix="val_")
     valid = loader.split_validation()
-    return evaluate(model, valid, config.init_ftn("loss"), tracker, torch.device("cpu"))[key]
+    return evaluate(model, valid, config.init_ftn("loss"), tracker)[key]
 
 
 def test_ema_weights_are_validated_saved_as_best_and_tested(base_config, tmp_path):

@@ -53,7 +53,7 @@ class Trainer:
         self.accum_steps = settings["grad_accum_steps"]
         self.steps_per_epoch = math.ceil(self.len_epoch / self.accum_steps)
         # every parameter, the frozen ones too: trainer.unfreeze_at_epoch keeps the optimizer
-        self.frozen = [p for p in model.parameters() if not p.requires_grad]
+        self.frozen = not all(p.requires_grad for p in model.parameters())
         self.optimizer = config.init_obj("optimizer", parameter_groups(model, config["optimizer"]))
         self.lr_scheduler = build_lr_scheduler(config, self.optimizer, self.steps_per_epoch)
         # loss.class_weights weigh training and validation; test.py reports the plain loss
@@ -130,9 +130,8 @@ class Trainer:
     def _train_epoch(self, epoch: int) -> dict[str, float]:
         if self.frozen and epoch >= (self.settings.get("unfreeze_at_epoch") or math.inf):
             self.logger.info(f"Epoch {epoch}: trainer.unfreeze_at_epoch, every parameter trains")
-            for parameter in self.frozen:
-                parameter.requires_grad_(True)
-            self.frozen = []
+            self.model.requires_grad_(True)
+            self.frozen = False
             self._wrap_network()
         self.network.train()
         for module in self.model.modules():  # a frozen BatchNorm keeps its running statistics
@@ -141,13 +140,9 @@ class Trainer:
         first_batch, self.start_batch = self.start_batch, 0
         if first_batch == 0:
             self.train_metrics.reset()
-        progress = tqdm(
-            desc=f"epoch {epoch}",
-            total=self.len_epoch,
-            leave=False,
-            initial=first_batch,
-            disable=not (sys.stderr.isatty() and distributed.is_main()),
-        )
+        quiet = not (sys.stderr.isatty() and distributed.is_main())
+        progress = tqdm(total=self.len_epoch, initial=first_batch, leave=False, disable=quiet)
+        progress.set_description(f"epoch {epoch}")
         batches = zip(range(first_batch, self.len_epoch), self.data_loader, strict=False)
         for batch_idx, (data, target) in batches:
             data, target = data.to(self.device), target.to(self.device)
@@ -208,9 +203,7 @@ class Trainer:
             figures = Figures(self.class_names)
         model = self.ema.module if self.ema else self.model
         observe = figures.update if figures is not None else None
-        log = evaluate(
-            model, self.valid_data_loader, self.criterion, self.valid_metrics, self.device, observe
-        )
+        log = evaluate(model, self.valid_data_loader, self.criterion, self.valid_metrics, observe)
         self.writer.log_scalars({k.removeprefix("val_"): v for k, v in log.items()}, epoch, "valid")
         images, _ = next(iter(self.valid_data_loader))
         self.writer.log_images("valid/input", images, epoch)
@@ -357,18 +350,14 @@ class Trainer:
 
 @torch.no_grad()
 def evaluate(
-    model: nn.Module,
-    data_loader: Iterable,
-    criterion: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
-    tracker: MetricTracker,
-    device: torch.device,
-    observe: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], None] | None = None,
+    model: nn.Module, batches: Iterable, criterion: Callable, tracker: MetricTracker, observe=None
 ) -> dict[str, Any]:
-    """Loss and metrics of ``model`` over ``data_loader``; ``observe(data, output, target)`` sees
-    each batch. Under DDP each process takes its shard; the sums are added up once, at the end."""
+    """Loss and metrics on the model's device; ``observe(data, output, target)`` sees each batch.
+    Under DDP each process takes its shard; the sums are added up once, at the end."""
     model.eval()
     tracker.reset()
-    for data, target in data_loader:
+    device = next(model.parameters()).device
+    for data, target in batches:
         data, target = data.to(device, non_blocking=True), target.to(device, non_blocking=True)
         output = model(data)
         tracker.update(criterion(output, target), output, target)
@@ -388,8 +377,7 @@ def check_finite(values: dict[str, float], where: str) -> None:
 
 
 def build_lr_scheduler(config: Any, optimizer: Optimizer, steps_per_epoch: int) -> Any:
-    """The configured scheduler, if any; one stepped per optimizer step that takes
-    ``total_steps`` (OneCycleLR) gets the run's length."""
+    """The configured scheduler, if any; a per-step one taking ``total_steps`` gets the run's."""
     schedule = config["lr_scheduler"]
     if schedule is None:
         return None
@@ -417,8 +405,7 @@ def freeze(model: nn.Module, prefixes: list[str]) -> None:
 
 
 def parameter_groups(model: nn.Module, optimizer: dict[str, Any]) -> list[dict[str, Any]]:
-    """optimizer.param_groups: the parameters named ``prefix``... train at ``lr_scale`` times
-    optimizer.args.lr, the rest at the lr (torch refuses groups that overlap)."""
+    """optimizer.param_groups: the parameters named ``prefix``... at ``lr_scale`` times the lr."""
     groups = [dict(group) for group in optimizer.get("param_groups", [])]
     for i, group in enumerate(groups):
         group["params"] = matching(model, group["prefix"], f"optimizer.param_groups[{i}].prefix")

@@ -4,10 +4,18 @@ import torch
 from torch import nn
 
 from base import BaseModel
+from model import pretrained
 from model.blocks import digit_features
-from model.pretrained import TimmModel, TorchvisionModel
 
 __all__ = ["AngleNet", "TimmModel", "TorchvisionModel"]
+
+
+class OneTarget:
+    """A pretrained model's outputs, (B,) for one target as AngleNet's."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        output = super().forward(x)
+        return output.squeeze(1) if output.shape[1] == 1 else output
 
 
 class AngleNet(BaseModel):
@@ -34,3 +42,11 @@ class AngleNet(BaseModel):
         x = x.contiguous(memory_format=torch.channels_last)
         output = self.regressor(self.features(x).flatten(1)) * self.output_scale
         return output.squeeze(1) if output.shape[1] == 1 else output  # one target: (B,)
+
+
+class TorchvisionModel(OneTarget, pretrained.TorchvisionModel):
+    """torchvision's classifier ``name`` with one output per target (see model/pretrained.py)."""
+
+
+class TimmModel(OneTarget, pretrained.TimmModel):
+    """timm's model ``name`` with one output per target (see model/pretrained.py)."""

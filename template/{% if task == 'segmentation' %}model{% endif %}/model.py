@@ -7,8 +7,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from base import BaseModel
+from model import pretrained
 from model.blocks import conv_bn_relu
-from model.pretrained import TorchvisionModel
 
 __all__ = ["UNet", "TorchvisionModel"]
 
@@ -50,3 +50,19 @@ class UNet(BaseModel):
             features = F.interpolate(features, size=skip.shape[-2:])
             features = level(torch.cat([skip, features], 1))
         return self.head(torch.cat([x, F.pixel_shuffle(features, 2)], 1))
+
+
+class TorchvisionModel(pretrained.TorchvisionModel):
+    """FCN or DeepLabV3 of torchvision.models.segmentation: its classifier's last convolution makes
+    one map per class, at 1/8 size, resized to the image's."""
+
+    library = "torchvision.models.segmentation"
+    options = {"weights_backbone": None, "aux_loss": True}  # no ImageNet backbone to download
+
+    @staticmethod
+    def split(network: nn.Module, num_classes: int) -> tuple[nn.Module, nn.Module]:
+        network.classifier[-1] = nn.Conv2d(network.classifier[-1].in_channels, num_classes, 1)
+        return network.backbone, network.classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.interpolate(self.head(self.backbone(x)["out"]), x.shape[-2:], mode="bilinear")
