@@ -96,12 +96,12 @@ class ConfigParser:
         """The function ``config[name]['type']`` with the config's args (kwargs win) bound."""
         return partial(self.factory(name), **{**self[name]["args"], **kwargs})
 
-    def init_metrics(self, num_classes: int) -> dict[str, Any]:
-        """``{name: model.metric.<name>()}`` of ``metrics``; ``num_classes`` to those taking it."""
+    def init_metrics(self, n: int) -> dict[str, Any]:
+        """``{name: model.metric.<name>()}`` of ``metrics``; ``num_classes=n`` where declared."""
         metrics = importlib.import_module("model.metric")
         factories = {name: getattr(metrics, name) for name in self["metrics"]}
         return {
-            name: f(num_classes) if "num_classes" in inspect.signature(f).parameters else f()
+            name: f(num_classes=n) if "num_classes" in inspect.signature(f).parameters else f()
             for name, f in factories.items()
         }
 

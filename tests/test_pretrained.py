@@ -87,43 +87,71 @@ def test_torchvision_weights_are_the_cached_file_with_a_head_for_the_data(
     )
     config = json.loads((run / "config.json").read_text())["data_loader"]["args"]
     assert {k: config[k] for k in IMAGENET} == IMAGENET  # the weights' own, said in one place
-    # test.py, predict.py and export.py with that checkpoint; none needs the weights file again
-    checkpoint = str(run / "checkpoint-epoch1.pth")
+
+
+SCRIPTS = """import json, sys
+import export, predict, test
+for script, argv in json.loads(sys.argv[1]):
+    sys.modules[script].cli(argv)
+"""  # the project's scripts in one process: one start of torch, not five
+
+
+def scripts_agree(project: Path, data: Path, run: Path, tmp_path: Path) -> None:
+    """test.py, export.py (ONNX, pt2) and predict.py on the run's checkpoint, without the weights
+    file: test metrics for the data's classes, exported programs within 1e-4 of the checkpoint,
+    predictions of the checkpoint and of the pt2 program alike."""
+    checkpoint, images = str(run / "checkpoint-epoch1.pth"), str(data / "test" / "chelsea")
     common = [f"data_loader.args.data_dir={data}", "data_loader.args.num_workers=0"]
-    no_weights = offline(tmp_path / "empty_torch_home")
-    tested = python("test.py", "-r", checkpoint, *common, cwd=project, env=no_weights)
-    assert tested.returncode == 0, tested.stderr[-3000:]
+    steps = [("test", ["-r", checkpoint, *common])]
+    for fmt in ("pt2", "onnx"):
+        out = ["--format", fmt, "-o", str(tmp_path / f"model.{fmt}")]
+        steps.append(("export", ["-r", checkpoint, *out, *common]))
+    for source in (checkpoint, str(tmp_path / "model.pt2")):
+        out = str(tmp_path / Path(source).suffix[1:])
+        steps.append(("predict", ["-r", source, images, "-o", out]))
+    done = python("-c", SCRIPTS, json.dumps(steps), cwd=project, env=offline(tmp_path / "none"))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     metrics = json.loads((run / "test_metrics.json").read_text())
     assert metrics["class_names"] == ["astronaut", "chelsea", "coffee"]
-    for fmt in ("pt2", "onnx"):
-        out = tmp_path / f"model.{fmt}"
-        done = python(
-            "export.py",
-            "-r",
-            checkpoint,
-            "--format",
-            fmt,
-            "-o",
-            str(out),
-            *common,
-            cwd=project,
-            env=no_weights,
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        (line,) = [line for line in done.stdout.splitlines() if "largest absolute" in line]
-        assert float(line.split()[-1]) <= 1e-4
-    images = data / "test" / "chelsea"
-    rows = {}
-    for source in (checkpoint, str(tmp_path / "model.pt2")):
-        out = tmp_path / Path(source).suffix[1:]
-        done = python(
-            "predict.py", "-r", source, str(images), "-o", str(out), cwd=project, env=no_weights
-        )
-        assert done.returncode == 0, done.stderr[-3000:]
-        rows[source] = (out / "predictions.csv").read_text().splitlines()
-    assert len(rows[checkpoint]) == len(list(images.iterdir())) + 1
-    labels = [row.split(",")[1] for row in rows[checkpoint][1:]]
-    assert labels == [row.split(",")[1] for row in rows[str(tmp_path / "model.pt2")][1:]]
+    assert sum(row["support"] for row in metrics["per_class"].values()) == 12
+    differences = [line for line in done.stdout.splitlines() if "largest absolute" in line]
+    assert len(differences) == 2 and all(float(d.split()[-1]) <= 1e-4 for d in differences)
+    rows = [
+        [row.split(",") for row in (tmp_path / kind / "predictions.csv").read_text().split()]
+        for kind in ("pth", "pt2")
+    ]
+    assert len(rows[0]) == len(list(Path(images).iterdir())) + 1 and rows[0][0] == rows[1][0]
+    for own, program in zip(rows[0][1:], rows[1][1:], strict=True):
+        assert own[:2] == program[:2]  # the file and its label
+        assert float(own[2]) == pytest.approx(float(program[2]), abs=1e-4)
+
+
+@pytest.mark.slow
+def test_test_export_and_predict_with_a_torchvision_model(project, data, tmp_path):
+    """MobileNetV3-Small from stand-in IMAGENET1K_V1 weights in a temporary TORCH_HOME."""
+    from torchvision.models import MobileNet_V3_Small_Weights, mobilenet_v3_small
+
+    home = tmp_path / "torch_home"
+    (home / "hub" / "checkpoints").mkdir(parents=True)
+    torch.manual_seed(11)
+    file = Path(MobileNet_V3_Small_Weights.IMAGENET1K_V1.url).name
+    torch.save(mobilenet_v3_small().state_dict(), home / "hub" / "checkpoints" / file)
+    weights = arch("TorchvisionModel", name="mobilenet_v3_small", weights="IMAGENET1K_V1")
+    run, _ = train(project, data, tmp_path / "saved", weights, *OWN_STATS, env=offline(home))
+    scripts_agree(project, data, run, tmp_path)
+
+
+@pytest.mark.slow
+def test_test_export_and_predict_with_a_timm_model(project, data, tmp_path):
+    """timm's test_resnet from a stand-in checkpoint file."""
+    import timm
+
+    torch.manual_seed(13)
+    path = tmp_path / "test_resnet.pth"
+    torch.save(timm.create_model("test_resnet").state_dict(), path)
+    weights = arch("TimmModel", name="test_resnet.r160_in1k", checkpoint=str(path))
+    run, _ = train(project, data, tmp_path / "saved", weights, *OWN_STATS, env=offline(tmp_path))
+    scripts_agree(project, data, run, tmp_path)
 
 
 @pytest.mark.slow

@@ -8,6 +8,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +27,7 @@ from model.predictions import TASK
 from utils import distributed, util
 from utils.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from utils.metric_tracker import MetricTracker
-from utils.util import InputError, TrainingInterrupted, inf_loop, result_lines
+from utils.util import InputError, TrainingInterrupted, result_lines
 
 
 class Trainer:
@@ -59,7 +60,8 @@ class Trainer:
         # loss.class_weights weigh training and validation; test.py reports the plain loss
         self.criterion = config.init_ftn("loss", **data_loader.loss_args(config, self.device))
         self.sampler, self.class_names = data_loader.batch_sampler, data_loader.class_names
-        self.data_loader = inf_loop(data_loader) if settings["len_epoch"] else data_loader
+        endless = chain.from_iterable(repeat(data_loader))  # trainer.len_epoch batches an epoch
+        self.data_loader = endless if settings["len_epoch"] else data_loader
         self.valid_data_loader = data_loader.split_validation()
         metrics = config.init_metrics(len(self.class_names))
         self.train_metrics = MetricTracker(metrics, self.device)
@@ -387,10 +389,9 @@ def build_lr_scheduler(config: Any, optimizer: Optimizer, steps_per_epoch: int) 
         length["total_steps"] = config["trainer"]["epochs"] * steps_per_epoch
     if schedule["type"] == "ReduceLROnPlateau":  # its mode follows the monitor
         length["mode"] = config["trainer"]["monitor"].split()[0]
-    scales = [group.get("lr_scale", 1.0) for group in optimizer.param_groups]
     for key in ("max_lr", "base_lr"):  # one rate (OneCycleLR, CyclicLR): scaled for each group
-        if isinstance(schedule["args"].get(key), int | float) and len(scales) > 1:
-            length[key] = [schedule["args"][key] * scale for scale in scales]
+        if isinstance(rate := schedule["args"].get(key), int | float):
+            length[key] = [rate * group.get("lr_scale", 1) for group in optimizer.param_groups]
     return config.init_obj("lr_scheduler", optimizer, **length)
 
 

@@ -3,9 +3,8 @@
 import json
 import os
 import random
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from itertools import chain, repeat
 from pathlib import Path
 from typing import IO, Any
 
@@ -51,11 +50,6 @@ def result_lines(results: dict[str, Any]) -> list[str]:
     """``    key : value`` lines, keys padded to one column (at least 15 wide, as ever)."""
     width = max([14, *map(len, results)]) + 1
     return [f"    {key:{width}s}: {value}" for key, value in results.items()]
-
-
-def inf_loop(data_loader: Iterable) -> Iterator:
-    """Endless iteration over a data loader, for training by number of steps."""
-    return chain.from_iterable(repeat(data_loader))
 
 
 def seed_everything(seed: int) -> None:

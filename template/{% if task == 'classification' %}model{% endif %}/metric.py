@@ -1,33 +1,24 @@
 """Metrics for config.json's ``metrics``: torchmetrics counts, so exact over a whole epoch.
 accuracy and top_k_acc count every sample alike; precision, recall and f1 average the classes."""
 
+from functools import partial
+
 from torchmetrics import Metric, classification
 
 __all__ = ["accuracy", "top_k_acc", "precision", "recall", "f1"]
 NUM_CLASSES = 10
 
 
-def accuracy(num_classes: int = NUM_CLASSES) -> Metric:
-    return classification.MulticlassAccuracy(num_classes, average="micro", validate_args=False)
+def counted(metric: type, **options) -> partial:
+    """A torchmetrics class for ``num_classes`` classes, unchecked (checks sync with the GPU)."""
+    return partial(metric, num_classes=NUM_CLASSES, validate_args=False, **options)
 
 
-def top_k_acc(num_classes: int = NUM_CLASSES, k: int = 3) -> Metric:
-    """Share of samples whose target is among the ``k`` highest-scoring classes."""
-    return classification.MulticlassAccuracy(
-        num_classes, top_k=k, average="micro", validate_args=False
-    )
-
-
-def precision(num_classes: int = NUM_CLASSES) -> Metric:
-    return classification.MulticlassPrecision(num_classes, average="macro", validate_args=False)
-
-
-def recall(num_classes: int = NUM_CLASSES) -> Metric:
-    return classification.MulticlassRecall(num_classes, average="macro", validate_args=False)
-
-
-def f1(num_classes: int = NUM_CLASSES) -> Metric:
-    return classification.MulticlassF1Score(num_classes, average="macro", validate_args=False)
+accuracy = counted(classification.MulticlassAccuracy, average="micro")
+top_k_acc = counted(classification.MulticlassAccuracy, average="micro", top_k=3)  # among the top 3
+precision = counted(classification.MulticlassPrecision, average="macro")
+recall = counted(classification.MulticlassRecall, average="macro")
+f1 = counted(classification.MulticlassF1Score, average="macro")
 
 
 def per_class(class_names: list[str]) -> dict[str, Metric]:
