@@ -207,11 +207,11 @@ def test_every_variant_has_its_answers_and_only_its_options(rendered_variants):
         if monitor.split("_", 1)[1] not in answers["metrics"]:
             monitor = "min val_loss"
         assert config["trainer"]["monitor"] == monitor
-        defined = {
-            node.name
-            for node in ast.parse(files["model/metric.py"]).body
-            if isinstance(node, ast.FunctionDef) and node.name != "per_class"  # test.py's
-        }
+        body = ast.parse(files["model/metric.py"]).body
+        names = [node.name for node in body if isinstance(node, ast.FunctionDef)]
+        names += [ast.unparse(node.targets[0]) for node in body if isinstance(node, ast.Assign)]
+        # per_class: test.py's; private helpers, constants and __all__ are no metrics
+        defined = {n for n in names if n != "per_class" and n.islower() and n[0] != "_"}
         assert defined == set(choices(files, "model/metric.py")) == set(METRICS[answers["task"]])
         uses_tensorboard = any("tensorboard" in text.lower() for text in files.values())
         assert uses_tensorboard == (answers["logger"] == "tensorboard"), answers

@@ -9,16 +9,16 @@ __all__ = ["accuracy", "top_k_acc", "precision", "recall", "f1"]
 NUM_CLASSES = 10
 
 
-def counted(metric: type, **options) -> partial:
+def _counted(metric: type, **options) -> partial:
     """A torchmetrics class for ``num_classes`` classes, unchecked (checks sync with the GPU)."""
     return partial(metric, num_classes=NUM_CLASSES, validate_args=False, **options)
 
 
-accuracy = counted(classification.MulticlassAccuracy, average="micro")
-top_k_acc = counted(classification.MulticlassAccuracy, average="micro", top_k=3)  # among the top 3
-precision = counted(classification.MulticlassPrecision, average="macro")
-recall = counted(classification.MulticlassRecall, average="macro")
-f1 = counted(classification.MulticlassF1Score, average="macro")
+accuracy = _counted(classification.MulticlassAccuracy, average="micro")
+top_k_acc = _counted(classification.MulticlassAccuracy, average="micro", top_k=3)  # among the top 3
+precision = _counted(classification.MulticlassPrecision, average="macro")
+recall = _counted(classification.MulticlassRecall, average="macro")
+f1 = _counted(classification.MulticlassF1Score, average="macro")
 
 
 def per_class(class_names: list[str]) -> dict[str, Metric]:
