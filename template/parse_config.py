@@ -38,8 +38,7 @@ class ConfigParser:
     def __init__(self, config: dict[str, Any], resume: Path | None = None, check_arch: bool = True):
         from utils.validation import validate  # jsonschema and torchvision: not for --help
 
-        sections = {k: v for k, v in SECTIONS.items() if check_arch or k != "arch"}
-        validate(config, sections)
+        validate(config, {k: v for k, v in SECTIONS.items() if check_arch or k != "arch"})
         self.config, self.resume = config, resume
         self.argv: list[str] = []  # the command line, for starting DDP worker processes
         self.cli_args: argparse.Namespace | None = None  # the script's own options, if any
@@ -76,8 +75,7 @@ class ConfigParser:
         return self.factory(name)(*args, **{**self[name]["args"], **kwargs})
 
     def init_model(self, class_names: list[str] | None, from_checkpoint: bool = False) -> Any:
-        """``arch`` with the data's num_classes, num_outputs, in_channels if declared (arch.args may
-        repeat them); ``from_checkpoint``: no pretrained weights, the checkpoint's replace them."""
+        """``arch`` in the data's shape; ``from_checkpoint``: without pretrained weights."""
         count = len(class_names) if class_names else None
         shape = {"num_classes": count, "num_outputs": count}
         shape["in_channels"] = self["data_loader"]["args"]["channels"]

@@ -22,8 +22,7 @@ def main(config: ConfigParser) -> None:
 
 
 def evaluate_checkpoint(config: ConfigParser, device: torch.device, batches: int = 0) -> None:
-    """Evaluate on the test split (its first ``batches`` only, if given; train.py --fast-dev-run)
-    with the EMA weights when the run kept them; under torchrun each process takes a shard."""
+    """The test split (``batches``: its first only, for --fast-dev-run), under DDP in shards."""
     logger = logging.getLogger("test")
     data_loader = config.init_obj("data_loader", shuffle=False, validation_split=0, training=False)
     model = load_model(config).to(device)
@@ -49,7 +48,6 @@ def evaluate_checkpoint(config: ConfigParser, device: torch.device, batches: int
 
 
 def cli(argv: list[str] | None = None) -> None:
-    """The command line: ``argv`` defaults to ``sys.argv[1:]``."""
     parser = cli_parser("Evaluate a checkpoint on the test split.", checkpoint_required=True)
     run_cli(parser, main, argv)
 

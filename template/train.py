@@ -120,7 +120,6 @@ def parser() -> argparse.ArgumentParser:
 
 
 def cli(argv: list[str] | None = None) -> None:
-    """The command line: ``argv`` defaults to ``sys.argv[1:]``."""
     run_cli(parser(), main, argv)
 
 

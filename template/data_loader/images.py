@@ -1,5 +1,4 @@
-"""One image file as a tensor, and what test time does to it: the same for training (every
-dataset), predict.py and export.py, so that an image is seen alike everywhere."""
+"""An image file as a tensor, and test time's transform: one for training, predict.py, export.py."""
 
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ def read_image(path: str | Path, channels: int) -> torch.Tensor:
 
 
 def eval_transform(args: dict[str, Any]) -> v2.Compose:
-    """What test time does to a uint8 image (C, H, W) or batch: resize to ``image_size`` (a no-op
-    at that size), scale to [0, 1], normalise with ``mean`` and ``std``."""
+    """A uint8 image or batch resized to ``image_size``, scaled to [0, 1], normalised."""
     steps = [v2.Resize(args["image_size"], antialias=True), v2.ToDtype(torch.float32, scale=True)]
     return v2.Compose([*steps, v2.Normalize(args["mean"], args["std"])])

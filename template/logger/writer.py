@@ -7,9 +7,7 @@ from torch import nn
 
 
 class ExperimentWriter:
-    """One run's scalars, pictures, histograms and config. This base class, what the trainer gets
-    with experiment logging off, records nothing; backends (logger/visualization.py, whose
-    ``create_writer(config)`` makes the writer) override what they can show."""
+    """Records nothing (logging off); logger/visualization.py's backend overrides what it shows."""
 
     def log_scalars(self, values: dict[str, float], step: int, mode: str) -> None:
         """``mode``: ``train`` or ``valid`` at epoch ``step``; ``train_step`` at batch ``step``."""

@@ -3,7 +3,7 @@ from torch import nn
 
 
 def conv_bn_relu(
-    in_channels: int, out_channels: int, kernel_size: int = 3, padding: int = 1, pool: bool = False
+    in_channels, out_channels, kernel_size=3, padding=1, pool=False
 ) -> list[nn.Module]:
     """Convolution, BatchNorm, ReLU; ``pool``: 2x2 max pooling first, so both work on 4x less."""
     conv = nn.Conv2d(in_channels, out_channels, kernel_size, padding=padding, bias=False)
@@ -22,8 +22,7 @@ def digit_features(width: int, in_channels: int = 1) -> nn.Sequential:
 
 
 class PoolTo(nn.AdaptiveMaxPool2d):
-    """Passes maps of ``output_size`` (28 x 28 inputs) as they are: an adaptive pool that changes
-    nothing would still triple a CPU training step."""
+    """Maps of ``output_size`` pass as they are: an idle adaptive pool triples a CPU step."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x if x.shape[-2:] == (self.output_size,) * 2 else super().forward(x)

@@ -1,5 +1,4 @@
-"""The trainer: epochs of optimisation and validation, monitoring, early stopping, checkpoints
-that resume exactly, and stopping cleanly on SIGINT/SIGTERM."""
+"""Epochs of training and validation, early stopping, exact-resume checkpoints, SIGINT/SIGTERM."""
 
 import inspect
 import logging
@@ -31,8 +30,7 @@ from utils.util import InputError, TrainingInterrupted, result_lines
 
 
 class Trainer:
-    """Trains as the config says, validates each epoch, keeps the best by ``trainer.monitor``, saves
-    checkpoints; every key ``_train_epoch`` returns is logged. Nothing is written before train()."""
+    """Trains as the config says; every key ``_train_epoch`` returns is logged and monitorable."""
 
     def __init__(self, model: nn.Module, config: Any, data_loader: BaseDataLoader):
         if not isinstance(data_loader.batch_sampler, EpochBatchSampler):  # it holds the position
@@ -71,10 +69,9 @@ class Trainer:
         self.warmup_steps = schedule.get("warmup_steps", 0)
         # batches and optimizer steps of the whole run: the data position, the warm-up
         self.batches_done = self.steps_done = 0
-        self.ema = None  # the EMA validates, and is model_best.pth's score
-        if decay := settings["ema_decay"]:
-            average = get_ema_multi_avg_fn(decay)
-            self.ema = AveragedModel(model, multi_avg_fn=average, use_buffers=True)
+        # the EMA validates, and is model_best.pth's score
+        average = get_ema_multi_avg_fn(decay := settings["ema_decay"])
+        self.ema = AveragedModel(model, multi_avg_fn=average, use_buffers=True) if decay else None
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(settings["amp"])
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=settings["amp"] == "fp16")
         self._wrap_network()
@@ -112,7 +109,7 @@ class Trainer:
             self.logger.info(line)
         check_finite(log, f"in epoch {epoch}")
         improved = self._update_monitor(log)
-        if self.lr_scheduler is not None and self.config["lr_scheduler"]["interval"] == "epoch":
+        if self.lr_scheduler is not None and not self.scheduler_per_step:
             if isinstance(self.lr_scheduler, ReduceLROnPlateau):  # needs the monitored value
                 self.lr_scheduler.step(log[self.monitor_metric])
             else:
@@ -222,10 +219,8 @@ class Trainer:
         self.writer.log_scalars({"loss": loss_value}, step, "train_step")
         progress.set_postfix(loss=f"{loss_value:.4f}")
         if progress.disable:
-            self.logger.debug(
-                f"Train epoch {epoch} [{batch_idx}/{self.len_epoch} "
-                f"{100.0 * batch_idx / self.len_epoch:3.0f}%] loss {loss_value:.6f}"
-            )
+            done = f"{batch_idx}/{self.len_epoch} {100.0 * batch_idx / self.len_epoch:3.0f}%"
+            self.logger.debug(f"Train epoch {epoch} [{done}] loss {loss_value:.6f}")
 
     def _update_monitor(self, log: dict[str, float]) -> bool:
         """Track the monitored value; True when this epoch is the best so far."""
@@ -270,14 +265,6 @@ class Trainer:
         self.logger.warning(message)
         raise TrainingInterrupted(message, self.stop_signal)
 
-    def resume(self, path: str) -> None:
-        """Continue where the checkpoint at ``path`` stopped."""
-        self.load_state_dict(load_checkpoint(path), str(path))
-        batch = f", batch {self.start_batch + 1}" if self.start_batch else ""
-        self.logger.info(
-            f"Checkpoint {path} loaded; training resumes at epoch {self.start_epoch}{batch}."
-        )
-
     def _save_checkpoint(self, filename: str, epoch: int, batch: int = 0) -> Path:
         """Save (on the main process) and return the checkpoint's path."""
         path = self.config.save_dir / filename
@@ -316,8 +303,9 @@ class Trainer:
             "class_names": self.class_names,
         }
 
-    def load_state_dict(self, state: dict[str, Any], source: str) -> None:
-        """Continue from a checkpoint's state; ``source`` names it in error messages."""
+    def resume(self, path: str) -> None:
+        """Continue exactly where the checkpoint at ``path`` (a state_dict()) stopped."""
+        state, source = load_checkpoint(path), str(path)
         load_weights(self.model, state["state_dict"], source)
         try:
             self.optimizer.load_state_dict(state["optimizer"])
@@ -348,14 +336,15 @@ class Trainer:
                 f"steps but trainer.epochs={self.epochs} needs {needed}; resume with the "
                 "trainer.epochs the run started with, or start a new run"
             )
+        batch = f", batch {self.start_batch + 1}" if self.start_batch else ""
+        self.logger.info(
+            f"Checkpoint {path} loaded; training resumes at epoch {self.start_epoch}{batch}."
+        )
 
 
 @torch.no_grad()
-def evaluate(
-    model: nn.Module, batches: Iterable, criterion: Callable, tracker: MetricTracker, observe=None
-) -> dict[str, Any]:
-    """Loss and metrics on the model's device; ``observe(data, output, target)`` sees each batch.
-    Under DDP each process takes its shard; the sums are added up once, at the end."""
+def evaluate(model: nn.Module, batches: Iterable, criterion: Callable, tracker, observe=None):
+    """Loss and metrics (DDP: of every shard); ``observe(data, output, target)`` sees each batch."""
     model.eval()
     tracker.reset()
     device = next(model.parameters()).device

@@ -5,8 +5,7 @@ from torchmetrics import MeanMetric, Metric
 
 
 class MetricTracker:
-    """Sums what each batch contributes (torchmetrics states; the loss once per sample, so a short
-    last batch counts as its samples) and turns it into epoch values once, at the end."""
+    """Sums each batch's part (the loss once per sample) and computes epoch values at the end."""
 
     def __init__(self, metrics: dict[str, Metric], device: torch.device | str = "cpu", prefix=""):
         self.prefix, self.names = prefix, list(metrics)

@@ -1,6 +1,4 @@
-"""Loss functions, named by ``loss.type`` in config.json; ``loss.args`` are passed to them. Here
-torch's own: nll_loss for models that return log-probabilities (MnistModel), cross_entropy (with
-``label_smoothing``) for those that return logits (MnistNet)."""
+"""``loss.type``: torch's nll_loss for log-probabilities (MnistModel), cross_entropy for logits."""
 
 from torch.nn.functional import cross_entropy, nll_loss
 

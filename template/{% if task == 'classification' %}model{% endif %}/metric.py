@@ -1,5 +1,4 @@
-"""Metrics for config.json's ``metrics``: torchmetrics counts, so exact over a whole epoch.
-accuracy and top_k_acc count every sample alike; precision, recall and f1 average the classes."""
+"""``metrics``: torchmetrics counts, exact over an epoch; precision, recall, f1 average classes."""
 
 from functools import partial
 
