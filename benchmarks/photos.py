@@ -68,7 +68,7 @@ def render(project: Path) -> None:
         check=True, capture_output=True,
     )  # fmt: skip
     models = project / "model" / "model.py"
-    text = models.read_text().replace('"PhotoNet"]', '"PhotoNet", "ResNet18"]')
+    text = models.read_text().replace('"PhotoNet",', '"PhotoNet", "ResNet18",')
     models.write_text(text + RESNET18)
 
 

@@ -268,8 +268,8 @@ def test_exported_programs_run_without_the_model_code(trained, tmp_path):
         cwd=project,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    source = project / "model" / "model.py"
-    source.write_text(source.read_text().replace("MnistNet", "RenamedNet"))
+    for source in (project / "model").glob("*.py"):  # model.py offers digits.py's MnistNet
+        source.write_text(source.read_text().replace("MnistNet", "RenamedNet"))
     moved = dict(run, project=project)
     assert "unknown 'MnistNet'" in fails(moved, "predict.py", "-r", str(run["checkpoint"]), "x.png")
     got = as_outputs("classification", predict(moved, tmp_path / "m.pt2", tmp_path / "out"))

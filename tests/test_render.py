@@ -41,6 +41,7 @@ DEFAULT_FILES = {
     "logger/writer.py",
     "model/__init__.py",
     "model/blocks.py",
+    "model/digits.py",
     "model/figures.py",
     "model/loss.py",
     "model/metric.py",
@@ -134,7 +135,11 @@ def test_defaults(copie):
 
 # the files of a task beyond the defaults' (MNIST; folder: the image-folder code instead)
 TASK_FILES = {
-    "classification": {"tests/test_classification.py", "tests/test_imbalance.py"},
+    "classification": {
+        "tests/test_classification.py",
+        "tests/test_imbalance.py",
+        "model/digits.py",
+    },
     "segmentation": {"tests/test_segmentation.py", "data_loader/canvas.py"},
     "regression": {"tests/test_regression.py", "data_loader/rotated.py"},
 }
@@ -166,7 +171,7 @@ def test_each_task_renders_only_its_own_files_and_default_metrics(copie, task, d
     defined = {n.name for n in ast.parse(files["model/metric.py"]).body if hasattr(n, "name")}
     assert not defined & set(others)
     assert choices(files, "model/metric.py") == list(METRICS[task])
-    models = MODELS[task]
+    models = [m for m in MODELS[task] if m != "PhotoNet" or photos]  # PhotoNet: folder projects
     assert choices(files, "model/model.py") == models
     assert choices(files, "data_loader/data_loaders.py") == [config["data_loader"]["type"]]
     assert config["arch"] == {"type": "PhotoNet" if photos else DEFAULT_MODELS[task], "args": {}}

@@ -27,7 +27,7 @@ OLD_KEY, NEW_KEY = "trainer.save_period", "trainer.checkpoint_period"
 DELETED_KEY = "trainer.tensorboard"  # copier.yml's migration for v0.2.0 deletes it
 TENSORBOARD_LINE = '"tensorboard": true,\n        '
 CONFIG_TEMPLATE = "includes/trainer_config.json.jinja"  # the trainer section of every task
-MODEL_TEMPLATE = "template/{% if task == 'classification' %}model{% endif %}/model.py"
+MODEL_TEMPLATE = "template/{% if task == 'classification' %}model{% endif %}/digits.py"
 CI_WORKFLOW = "template/.github/workflows/ci.yml"
 PRE_COMMIT = "template/.pre-commit-config.yaml"
 RUFF_REV = re.compile(r"(ruff-pre-commit\n\s+rev: )(\S+)")
@@ -163,7 +163,7 @@ def edit_like_a_user(project: Path) -> None:
     fast = config.read_text().replace('"epochs": 5,', '"epochs": 1,')
     (project / "configs/fast.json").write_text(fast)
     replace_once(
-        project / "model/model.py",
+        project / "model/digits.py",
         "self.classifier = nn.Linear(4 * width * 3 * 3, num_classes)",
         "self.classifier = nn.Sequential(\n"
         "            nn.Dropout(0.2), nn.Linear(4 * width * 3 * 3, num_classes)\n"
@@ -210,7 +210,7 @@ def test_update_keeps_user_edits(updated):
     assert config["optimizer"]["args"]["lr"] == 0.003
     assert config["trainer"]["epochs"] == 5
     assert config["metrics"] == ["accuracy", "top_k_acc", "top_5_acc"]
-    model = (project / "model/model.py").read_text()
+    model = (project / "model/digits.py").read_text()
     assert "nn.Dropout(0.2), nn.Linear(4 * width * 3 * 3, num_classes)" in model
     assert "def top_5_acc(" in (project / "model/metric.py").read_text()
     readme = (project / "README.md").read_text()
@@ -224,7 +224,7 @@ def test_update_keeps_user_edits(updated):
 
 def test_update_applies_template_changes(updated):
     project, _ = updated
-    model = (project / "model/model.py").read_text()
+    model = (project / "model/digits.py").read_text()
     assert "self.fc1(torch.flatten(x, 1))" in model and "self.fc1(x.flatten(1))" not in model
     assert json.loads((project / "config.json").read_text())["trainer"]["early_stop"] == 5
     assert (project / ".github/workflows/ci.yml").read_text() == (REPO / CI_WORKFLOW).read_text()
