@@ -1,5 +1,4 @@
-"""Evaluate a checkpoint on the test split: ``python test.py -r CHECKPOINT [KEY.PATH=VALUE ...]``;
-writes ``test_metrics.json`` and the task's figures (model/figures.py) beside the checkpoint."""
+"""``python test.py -r CHECKPOINT``: the test split's test_metrics.json and figures beside it."""
 
 import logging
 from itertools import islice

@@ -24,7 +24,7 @@ FLAGS = {
 
 def main(config: ConfigParser) -> None:
     """Build what the config names, then train; nothing is written before it all checks out."""
-    if not distributed.launched_by_torchrun():
+    if not torch.distributed.is_torchelastic_launched():  # torchrun's, or launch()'s
         processes = distributed.processes_to_launch(config["n_gpu"], torch.cuda.device_count())
         if processes > 1:  # n_gpu > 1: one DDP process per GPU, each running this script
             distributed.launch(processes, __file__, config.argv)

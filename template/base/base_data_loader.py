@@ -26,9 +26,7 @@ class EpochBatchSampler(Sampler[torch.Tensor]):
 
     weights: torch.Tensor | None = None  # one per index: a pass is a draw with replacement
 
-    def __init__(
-        self, indices: torch.Tensor, batch_size: int, shuffle: bool, seed: int, even: bool = True
-    ):
+    def __init__(self, indices: torch.Tensor, batch_size: int, shuffle: bool, seed: int, even=True):
         self.indices, self.batch_size, self.shuffle, self.seed = indices, batch_size, shuffle, seed
         self.rank, self.world_size = rank(), world_size()
         mine = len(indices[self.rank :: self.world_size])

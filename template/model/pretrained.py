@@ -23,8 +23,7 @@ class Pretrained(BaseModel):
 
 
 class TorchvisionModel(Pretrained):
-    """Model ``name`` of torchvision.models; ``weights``: of its weights enum (read from
-    $TORCH_HOME/hub/checkpoints/, else downloaded), a state dict file, or null."""
+    """torchvision.models' ``name``; ``weights``: an enum's (cached or downloaded), a file, null."""
 
     from_scratch = {"weights": None}
     library, options = "torchvision.models", {}  # where the names are, what get_model is given
@@ -84,8 +83,7 @@ class TorchvisionModel(Pretrained):
 
 
 class TimmModel(Pretrained):
-    """timm's model ``name`` (e.g. "resnet18.a1_in1k"): ``pretrained``, its weights from the
-    Hugging Face Hub, or ``checkpoint``, from that file (offline); pip install -e ".[timm]"."""
+    """timm's ``name``: ``pretrained`` from the Hugging Face Hub, or a local ``checkpoint`` file."""
 
     from_scratch = {"pretrained": False, "checkpoint": None}
 

@@ -7,6 +7,7 @@ import signal
 import sys
 from collections.abc import Callable, Iterable
 from contextlib import nullcontext
+from importlib import import_module
 from itertools import chain, repeat
 from pathlib import Path
 from typing import Any
@@ -193,21 +194,18 @@ class Trainer:
             self.lr_scheduler.step()
 
     def _valid_epoch(self, epoch: int) -> dict[str, float]:
-        period = self.settings["figure_period"]
-        draws = period > 0 and (epoch % period == 0 or epoch == self.epochs)
-        figures = None
-        if draws and distributed.is_main():
-            from model.figures import Figures  # matplotlib, for the epochs that draw only
-
-            figures = Figures(self.class_names)
+        every = self.settings["figure_period"]
+        draws = distributed.is_main() and every > 0 and (epoch % every == 0 or epoch == self.epochs)
+        # model/figures.py imports matplotlib: only for the epochs that draw
+        figures = import_module("model.figures").Figures(self.class_names) if draws else None
         model = self.ema.module if self.ema else self.model
-        observe = figures.update if figures is not None else None
+        observe = figures.update if figures else None
         log = evaluate(model, self.valid_data_loader, self.criterion, self.valid_metrics, observe)
         self.writer.log_scalars({k.removeprefix("val_"): v for k, v in log.items()}, epoch, "valid")
         images, _ = next(iter(self.valid_data_loader))
         self.writer.log_images("valid/input", images, epoch)
         self.writer.log_histograms(self.model, epoch)
-        for tag, figure in figures.draw().items() if figures is not None else ():
+        for tag, figure in figures.draw().items() if figures else ():
             self.writer.log_figure(f"valid/{tag}", figure, epoch)
         return log
 

@@ -11,10 +11,6 @@ import torch
 import torch.distributed as dist
 
 
-def launched_by_torchrun() -> bool:
-    return "LOCAL_RANK" in os.environ and "WORLD_SIZE" in os.environ
-
-
 def is_distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
@@ -40,7 +36,7 @@ def session(n_gpu: int) -> Iterator[torch.device]:
     if n_gpu > 0 and not use_gpu and local_rank == 0:
         logging.getLogger("device").warning(f"n_gpu is {n_gpu} but there is no GPU: using the CPU")
     device = torch.device(f"cuda:{local_rank}" if use_gpu else "cpu")
-    if not launched_by_torchrun():
+    if not dist.is_torchelastic_launched():
         yield device
         return
     if use_gpu:

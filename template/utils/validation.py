@@ -45,8 +45,8 @@ def validate(config: dict[str, Any], sections: dict[str, tuple]) -> None:
                 )
             loader[key] = list(values) if loader["channels"] == 3 else [sum(values) / 3]
     if config["loss"].get("class_weights") is not None:  # passed to the loss as its weight
-        loss = getattr(import_module(sections["loss"][0]), config["loss"]["type"])
-        check_arguments(loss, 2, {**config["loss"]["args"], "weight": None}, "loss.class_weights")
+        args = {**config["loss"]["args"], "weight": None}
+        check_arguments(factories["loss"], 2, args, "loss.class_weights")
     split = loader.get("validation_split")
     if isinstance(split, list) and split[0] >= split[1]:
         raise InputError(f"data_loader.args.validation_split: needs i < K in [i, K], got {split}")
