@@ -78,7 +78,7 @@ DEFAULT_FILES = {
 # what each task's model.py and loss.py offer to config.json (their __all__)
 DEFAULT_MODELS = {"classification": "MnistNet", "segmentation": "UNet", "regression": "AngleNet"}
 MODELS = {  # then the pretrained ones of model/pretrained.py
-    "classification": ["MnistModel", "MnistNet", "PhotoNet", "TimmModel", "TorchvisionModel"],
+    "classification": ["MnistNet", "PhotoNet", "TimmModel", "TorchvisionModel"],
     "segmentation": ["UNet", "TorchvisionModel"],
     "regression": ["AngleNet", "TimmModel", "TorchvisionModel"],
 }

@@ -116,7 +116,9 @@ def template_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     git("tag", OLD, cwd=repo)
 
     # v0.2.0: a fix in a file users edit too, a new default, a new file, a renamed key
-    replace_once(repo / MODEL_TEMPLATE, "self.fc1(x.flatten(1))", "self.fc1(torch.flatten(x, 1))")
+    replace_once(
+        repo / MODEL_TEMPLATE, "self.features(x).flatten(1)", "torch.flatten(self.features(x), 1)"
+    )
     replace_once(repo / CONFIG_TEMPLATE, '"early_stop": 10', '"early_stop": 5')
     replace_once(repo / CONFIG_TEMPLATE, TENSORBOARD_LINE, "")
     shutil.copy2(REPO / CI_WORKFLOW, repo / CI_WORKFLOW)
@@ -225,7 +227,7 @@ def test_update_keeps_user_edits(updated):
 def test_update_applies_template_changes(updated):
     project, _ = updated
     model = (project / "model/digits.py").read_text()
-    assert "self.fc1(torch.flatten(x, 1))" in model and "self.fc1(x.flatten(1))" not in model
+    assert "torch.flatten(self.features(x), 1)" in model and "features(x).flatten(1)" not in model
     assert json.loads((project / "config.json").read_text())["trainer"]["early_stop"] == 5
     assert (project / ".github/workflows/ci.yml").read_text() == (REPO / CI_WORKFLOW).read_text()
     trainer = (project / "trainer/trainer.py").read_text()

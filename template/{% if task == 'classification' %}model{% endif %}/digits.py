@@ -1,29 +1,10 @@
-"""Models for MNIST digits (and other small grey images): model/model.py offers them."""
+"""The model for MNIST digits (and other small grey images): model/model.py offers it."""
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from base import BaseModel
 from model.blocks import digit_features
-
-
-class MnistModel(BaseModel):
-    """The LeNet-style model of the original pytorch-template; pair it with nll_loss."""
-
-    def __init__(self, num_classes: int = 10):
-        super().__init__()
-        self.conv1 = nn.Conv2d(1, 10, kernel_size=5)
-        self.conv2 = nn.Conv2d(10, 20, kernel_size=5)
-        self.conv2_drop = nn.Dropout2d()
-        self.fc1 = nn.Linear(320, 50)
-        self.fc2 = nn.Linear(50, num_classes)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(F.max_pool2d(self.conv1(x), 2))
-        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
-        x = F.dropout(F.relu(self.fc1(x.flatten(1))), training=self.training)
-        return F.log_softmax(self.fc2(x), dim=1)
 
 
 class MnistNet(BaseModel):

@@ -1,4 +1,4 @@
-"""``loss.type``: torch's nll_loss for log-probabilities (MnistModel), cross_entropy for logits."""
+"""``loss.type``: torch's cross_entropy for logits, nll_loss for log-probabilities."""
 
 from torch.nn.functional import cross_entropy, nll_loss
 

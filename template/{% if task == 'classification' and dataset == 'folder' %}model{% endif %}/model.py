@@ -1,4 +1,4 @@
-"""``arch.type``'s models: PhotoNet for photos, the digits' (model/digits.py), the pretrained."""
+"""``arch.type``'s models: PhotoNet for photos, MnistNet (model/digits.py), the pretrained."""
 
 import itertools
 
@@ -7,10 +7,10 @@ from torch import nn
 
 from base import BaseModel
 from model.blocks import conv_bn_relu
-from model.digits import MnistModel, MnistNet
+from model.digits import MnistNet
 from model.pretrained import TimmModel, TorchvisionModel
 
-__all__ = ["MnistModel", "MnistNet", "PhotoNet", "TimmModel", "TorchvisionModel"]
+__all__ = ["MnistNet", "PhotoNet", "TimmModel", "TorchvisionModel"]
 
 
 class PhotoNet(BaseModel):

@@ -1,6 +1,6 @@
-"""The models ``arch.type`` may name: MNIST digits' (model/digits.py) and pretrained ones."""
+"""The models ``arch.type`` may name: MnistNet (model/digits.py) and pretrained ones."""
 
-from model.digits import MnistModel, MnistNet
+from model.digits import MnistNet
 from model.pretrained import TimmModel, TorchvisionModel
 
-__all__ = ["MnistModel", "MnistNet", "TimmModel", "TorchvisionModel"]
+__all__ = ["MnistNet", "TimmModel", "TorchvisionModel"]
