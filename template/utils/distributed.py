@@ -2,7 +2,6 @@
 
 import logging
 import os
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -58,14 +57,11 @@ def processes_to_launch(n_gpu: int, available: int) -> int:
 
 
 def launch(n: int, script: str, argv: list[str]) -> None:
-    """Run ``python script argv`` in ``n`` processes, like ``torchrun --standalone``."""
+    """Run ``python script argv`` in ``n`` processes: ``torchrun --standalone``, called here."""
     # imported here: only the launching process needs the launcher, which takes a while to import
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    from torch.distributed.run import get_args_parser, run
 
-    config = LaunchConfig(
-        1, 1, n, run_id="local", rdzv_backend="c10d", rdzv_endpoint="localhost:0", max_restarts=0
-    )
-    elastic_launch(config, sys.executable)(script, *argv)
+    run(get_args_parser().parse_args(["--standalone", f"--nproc-per-node={n}", script, *argv]))
 
 
 def broadcast(value: Any) -> Any:
