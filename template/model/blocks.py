@@ -13,8 +13,9 @@ def conv_bn_relu(
 
 def digit_features(width: int, in_channels: int = 1) -> nn.Sequential:
     """Three convolution stages: a 28 x 28 digit (or larger image) to 4 * ``width`` maps 3 x 3."""
-    return nn.Sequential(
-        *conv_bn_relu(in_channels, width, kernel_size=5, padding=0, pool=True),  # 28 -> 24 -> 12
+    return nn.Sequential(  # 28 -> 12 in a 5 x 5 stride-2 stem: a 24 x 24 convolution and its
+        # pooling (the stem until 0.2) took half of a CPU step, for no more accuracy
+        *[nn.Conv2d(in_channels, width, 5, 2, bias=False), nn.BatchNorm2d(width), nn.ReLU(True)],
         *conv_bn_relu(width, 2 * width, pool=True),  # 6
         *conv_bn_relu(2 * width, 4 * width, pool=True),  # 3
         PoolTo(3),

@@ -31,10 +31,10 @@ class MnistModel(BaseModel):
 
 
 class MnistNet(BaseModel):
-    """A small BatchNorm CNN (18k parameters, logits for cross_entropy): over 99% test accuracy
+    """A small BatchNorm CNN (29k parameters, logits for cross_entropy): over 99% test accuracy
     in one CPU epoch of MNIST. Channels-last: the layout oneDNN and cuDNN (AMP) convolve fastest."""
 
-    def __init__(self, num_classes: int = 10, width: int = 12, in_channels: int = 1):
+    def __init__(self, num_classes: int = 10, width: int = 16, in_channels: int = 1):
         super().__init__()
         self.features = digit_features(width, in_channels)
         self.classifier = nn.Linear(4 * width * 3 * 3, num_classes)
