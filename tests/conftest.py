@@ -201,7 +201,7 @@ def write_mnist_subset(mnist: Path, target: Path, n_train: int, n_test: int) -> 
 @pytest.fixture(scope="session")
 def mnist_subset(mnist_data, tmp_path_factory) -> Path:
     """The first 6,000 training and 1,000 test images of the real MNIST, as MNIST files: enough
-    for 20 batches of 256 and a test split, a tenth of the work of the whole set."""
+    for the documented commands' short epoch (doc_commands.TRAIN_SAMPLES) and a test split."""
     return write_mnist_subset(mnist_data, tmp_path_factory.mktemp("mnist_subset"), 6000, 1000)
 
 

@@ -36,7 +36,7 @@ from pathlib import Path
 
 from tests.conftest import REPO
 
-TRAIN_SAMPLES = 5120  # one short epoch of the config's batches: far above chance, quick on a CPU
+TRAIN_SAMPLES = 2560  # one short epoch of the config's batches: far above chance, quick on a CPU
 PROJECT_TESTS = ["tests/test_config.py"]
 
 

@@ -13,12 +13,14 @@ import pytest
 from tests.conftest import python
 from tests.test_mnist_training import BARS
 
-# classification projects default to photos (PhotoNet, RGB 64 x 64, crops and flips): the digits'
-# settings, as MNIST projects have them
+# classification projects default to photos (PhotoNet, RGB 64 x 64, crops and flips, batches of
+# 16): the digits' settings and recipe, as MNIST projects have them, for 2 epochs (1 epoch of
+# the PNGs gave 0.9900 or 0.9910, on the bar)
 DIGITS = [
     "arch.type=MnistNet", "data_loader.args.channels=1", "data_loader.args.image_size=[28,28]",
     "data_loader.args.mean=[0.1307]", "data_loader.args.std=[0.3081]",
-    "data_loader.args.augment=[]",
+    "data_loader.args.augment=[]", "data_loader.args.batch_size=256", "optimizer.args.lr=0.02",
+    "lr_scheduler.args.max_lr=0.02",
 ]  # fmt: skip
 
 

@@ -70,7 +70,9 @@ def small_config(save_dir: Path, data_dir: Path) -> dict:
         from model.predictions import TASK
 
         size = [28, 56] if TASK == "segmentation" else [28, 28]
-        args.update(channels=1, mean=[0.5], std=[0.25], image_size=size, augment=[])
+        # no worker processes in-process: a failed run's loaders, freed later by the garbage
+        # collector, wait seconds for each worker (subprocess runs keep config.json's workers)
+        args.update(channels=1, mean=[0.5], std=[0.25], image_size=size, augment=[], num_workers=0)
     config["trainer"].update(epochs=2, save_dir=str(save_dir))
     return config
 

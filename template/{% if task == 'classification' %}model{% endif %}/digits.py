@@ -8,9 +8,9 @@ from model.blocks import digit_features
 
 
 class MnistNet(BaseModel):
-    """A BatchNorm CNN (18k parameters, logits): 99% on MNIST in a CPU epoch; channels-last."""
+    """A BatchNorm CNN (29k parameters, logits): 99% on MNIST in a CPU epoch; channels-last."""
 
-    def __init__(self, num_classes: int = 10, width: int = 12, in_channels: int = 1):
+    def __init__(self, num_classes: int = 10, width: int = 16, in_channels: int = 1):
         super().__init__()
         self.features = digit_features(width, in_channels)
         self.classifier = nn.Linear(4 * width * 3 * 3, num_classes)
