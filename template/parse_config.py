@@ -3,7 +3,6 @@
 import argparse
 import difflib
 import importlib
-import inspect
 import itertools
 import json
 import logging
@@ -18,7 +17,7 @@ from typing import Any
 from logger import setup_logging
 from utils import distributed
 from utils.checkpoint import find_checkpoint, load_checkpoint
-from utils.util import InputError, TrainingInterrupted, read_json, write_json
+from utils.util import InputError, TrainingInterrupted, declared, read_json, write_json
 
 # the module where each section's ``type`` is looked up (imported when a config is read: --help
 # needs none), and how many positional arguments the code passes before the config's ``args``
@@ -76,11 +75,9 @@ class ConfigParser:
 
     def init_model(self, class_names: list[str] | None, from_checkpoint: bool = False) -> Any:
         """``arch`` in the data's shape; ``from_checkpoint``: without pretrained weights."""
-        count = len(class_names) if class_names else None
-        shape = {"num_classes": count, "num_outputs": count}
-        shape["in_channels"] = self["data_loader"]["args"]["channels"]
-        declared = inspect.signature(self.factory("arch")).parameters
-        shape = {k: v for k, v in shape.items() if k in declared and v is not None}
+        n = len(class_names) if class_names else None  # None: the arch's default
+        channels = self["data_loader"]["args"]["channels"]
+        shape = declared(self.factory("arch"), num_classes=n, num_outputs=n, in_channels=channels)
         for key, value in shape.items():
             if self["arch"]["args"].get(key, value) != value:
                 raise InputError(
@@ -98,10 +95,7 @@ class ConfigParser:
         """``{name: model.metric.<name>()}`` of ``metrics``; ``num_classes=n`` where declared."""
         metrics = importlib.import_module("model.metric")
         factories = {name: getattr(metrics, name) for name in self["metrics"]}
-        return {
-            name: f(num_classes=n) if "num_classes" in inspect.signature(f).parameters else f()
-            for name, f in factories.items()
-        }
+        return {name: f(**declared(f, num_classes=n)) for name, f in factories.items()}
 
     def factory(self, name: str) -> Callable[..., Any]:
         return getattr(importlib.import_module(SECTIONS[name][0]), self[name]["type"])

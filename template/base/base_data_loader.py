@@ -1,11 +1,11 @@
 """Base class of data loaders: batching, per-pass shuffling, the validation split, DDP shards."""
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
+from torch.utils.data import DataLoader, Dataset, Sampler
 
 from utils.distributed import rank, world_size
 from utils.util import InputError
@@ -63,12 +63,10 @@ class BaseDataLoader(DataLoader):
         batch_size: int,
         shuffle: bool,
         validation_split: Split,
-        num_workers: int,
-        collate_fn: Callable[[Any], Any] = default_collate,
         training: bool = True,
         labels: torch.Tensor | None = None,
         sampler: str | None = None,
-        **workers: Any,
+        **options: Any,  # DataLoader's: num_workers, collate_fn, pin_memory...
     ):
         train_idx, self.valid_idx = split_indices(len(dataset), validation_split)
         self.train_labels = None if labels is None else labels[train_idx]  # the training split's
@@ -77,8 +75,7 @@ class BaseDataLoader(DataLoader):
         batches = EpochBatchSampler(train_idx, batch_size, shuffle, seed, even=training)
         if sampler == "balanced" and training:  # a sample's weight: 1 / its class's count
             batches.weights = 1 / self.train_labels.bincount()[self.train_labels]
-        self.options = dict(num_workers=num_workers, collate_fn=collate_fn, **workers)
-        self.options.setdefault("pin_memory", torch.cuda.is_available())
+        self.options = {"pin_memory": torch.cuda.is_available(), **options}
         # with its own generator, starting an epoch draws nothing from the global one
         super().__init__(dataset, batch_sampler=batches, generator=seeded(seed), **self.options)
 

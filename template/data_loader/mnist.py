@@ -30,9 +30,7 @@ class MnistDataset(BatchDataset):
         return self.images[indices].unsqueeze(1), self.labels[indices]
 
 
-def load_mnist(
-    data_dir: str | Path, train: bool, download: bool = True
-) -> tuple[torch.Tensor, torch.Tensor]:
+def load_mnist(data_dir: str | Path, train: bool, download=True) -> tuple[torch.Tensor, ...]:
     """Images (N, 28, 28) as uint8 and labels (N,) as int64, of the train or the test split."""
     raw = Path(data_dir) / "MNIST" / "raw"
     prefix = "train" if train else "t10k"
@@ -48,8 +46,7 @@ def read_idx(path: Path, ndim: int, download: bool) -> torch.Tensor:
     """An IDX file of unsigned bytes as a tensor; any damage is an error naming the file."""
     if not path.is_file():
         if not download:
-            fix = f"set data_loader.args.download=true or {WHERE}"
-            raise InputError(f"{path}: file not found; {fix}")
+            raise InputError(f"{path}: not found; set data_loader.args.download=true or {WHERE}")
         fetch(path)
     try:
         data = gzip.decompress(path.read_bytes())

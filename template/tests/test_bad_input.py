@@ -186,7 +186,7 @@ CASES = {  # case: parts of the one-line message
     "unknown override key": ["unknown config key trainer.epoch; did you mean trainer.epochs?"],
     "override of the wrong type": ["optimizer.args.lr: expected float like", "got 'high'"],
     "missing mnist file": [
-        "train-images-idx3-ubyte.gz: file not found",
+        "train-images-idx3-ubyte.gz: not found",
         "set data_loader.args.download=true",
     ],
     "corrupt mnist file": [

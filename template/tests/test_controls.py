@@ -42,7 +42,7 @@ def test_fast_dev_run_leaves_saved_as_it_was_and_prints_timings(base_config, cap
         True
     ] * 3, stages
     assert re.search(r"fast-dev-run passed in \d+\.\d\d s; nothing was kept", out)
-    assert "Checkpoint" in out and "training resumes at epoch 2" in out
+    assert "Loaded " in out and "training resumes at epoch 2" in out
 
 
 def training_losses(monkeypatch) -> list[float]:

@@ -54,7 +54,7 @@ def test_damaged_file_is_named_with_the_fix(tmp_path, data_dir, damage, message)
 
 
 def test_missing_file_without_download_says_how_to_fix(tmp_path):
-    with pytest.raises(InputError, match="file not found; set data_loader.args.download=true"):
+    with pytest.raises(InputError, match="not found; set data_loader.args.download=true"):
         mnist.load_mnist(tmp_path, train=True, download=False)
 
 

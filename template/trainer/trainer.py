@@ -1,6 +1,5 @@
 """Epochs of training and validation, early stopping, exact-resume checkpoints, SIGINT/SIGTERM."""
 
-import inspect
 import logging
 import math
 import signal
@@ -27,7 +26,7 @@ from model.predictions import TASK
 from utils import distributed, util
 from utils.checkpoint import load_checkpoint, load_weights, save_checkpoint
 from utils.metric_tracker import MetricTracker
-from utils.util import InputError, TrainingInterrupted, result_lines
+from utils.util import InputError, TrainingInterrupted, declared, result_lines
 
 
 class Trainer:
@@ -53,7 +52,6 @@ class Trainer:
         self.accum_steps = settings["grad_accum_steps"]
         self.steps_per_epoch = math.ceil(self.len_epoch / self.accum_steps)
         # every parameter, the frozen ones too: trainer.unfreeze_at_epoch keeps the optimizer
-        self.frozen = not all(p.requires_grad for p in model.parameters())
         self.optimizer = config.init_obj("optimizer", parameter_groups(model, config["optimizer"]))
         self.lr_scheduler = build_lr_scheduler(config, self.optimizer, self.steps_per_epoch)
         # loss.class_weights weigh training and validation; test.py reports the plain loss
@@ -128,10 +126,10 @@ class Trainer:
         return stop
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
-        if self.frozen and epoch >= (self.settings.get("unfreeze_at_epoch") or math.inf):
+        unfreezes = epoch >= (self.settings.get("unfreeze_at_epoch") or math.inf)
+        if unfreezes and not all(p.requires_grad for p in self.model.parameters()):
             self.logger.info(f"Epoch {epoch}: trainer.unfreeze_at_epoch, every parameter trains")
             self.model.requires_grad_(True)
-            self.frozen = False
             self._wrap_network()
         self.network.train()
         for module in self.model.modules():  # a frozen BatchNorm keeps its running statistics
@@ -241,10 +239,8 @@ class Trainer:
         if self.stop_signal is not None:
             raise KeyboardInterrupt
         self.stop_signal = signum
-        self.logger.warning(
-            f"{signal.Signals(signum).name} received: stopping after this step "
-            "(send it again to stop at once, without a checkpoint)"
-        )
+        name = signal.Signals(signum).name
+        self.logger.warning(f"{name} received: stopping after this step (again: stop now, unsaved)")
 
     def _stop_if_requested(self, epoch: int, batch: int = 0) -> None:
         """After ``batch`` batches of ``epoch`` (0: all of it): if asked to stop, save and stop."""
@@ -256,10 +252,8 @@ class Trainer:
         suffix = f"-batch{batch}" if batch else ""
         path = self._save_checkpoint(f"checkpoint-epoch{epoch}{suffix}.pth", epoch, batch)
         where = f"in epoch {epoch} after batch {batch}" if batch else f"after epoch {epoch}"
-        message = (
-            f"{signal.Signals(self.stop_signal).name}: training stopped {where}; saved {path}; "
-            f"resume with: python train.py -r {path}"
-        )
+        name, resume = signal.Signals(self.stop_signal).name, f"python train.py -r {path}"
+        message = f"{name}: training stopped {where}; saved {path}; resume with: {resume}"
         self.logger.warning(message)
         raise TrainingInterrupted(message, self.stop_signal)
 
@@ -335,9 +329,7 @@ class Trainer:
                 "trainer.epochs the run started with, or start a new run"
             )
         batch = f", batch {self.start_batch + 1}" if self.start_batch else ""
-        self.logger.info(
-            f"Checkpoint {path} loaded; training resumes at epoch {self.start_epoch}{batch}."
-        )
+        self.logger.info(f"Loaded {path}; training resumes at epoch {self.start_epoch}{batch}.")
 
 
 @torch.no_grad()
@@ -370,10 +362,9 @@ def build_lr_scheduler(config: Any, optimizer: Optimizer, steps_per_epoch: int) 
     schedule = config["lr_scheduler"]
     if schedule is None:
         return None
-    takes = inspect.signature(config.factory("lr_scheduler")).parameters
-    length = {}
-    if schedule["interval"] == "step" and "total_steps" in takes:
-        length["total_steps"] = config["trainer"]["epochs"] * steps_per_epoch
+    every_step = schedule["interval"] == "step"
+    total = config["trainer"]["epochs"] * steps_per_epoch if every_step else None
+    length = declared(config.factory("lr_scheduler"), total_steps=total)  # OneCycleLR's
     if schedule["type"] == "ReduceLROnPlateau":  # its mode follows the monitor
         length["mode"] = config["trainer"]["monitor"].split()[0]
     for key in ("max_lr", "base_lr"):  # one rate (OneCycleLR, CyclicLR): scaled for each group

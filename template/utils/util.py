@@ -1,9 +1,10 @@
 """Small helpers shared by train.py, test.py and the trainer."""
 
+import inspect
 import json
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -39,6 +40,12 @@ def read_json(path: str | Path) -> Any:
         raise InputError(f"{path}: cannot read it ({err.strerror}); check the path") from None
     except json.JSONDecodeError as err:  # "MESSAGE: line L column C (char N)"
         raise InputError(f"{path}: invalid JSON, {err}") from None
+
+
+def declared(factory: Callable, **values: Any) -> dict[str, Any]:
+    """Those of ``values`` that ``factory``'s signature names, None left out (its default)."""
+    names = inspect.signature(factory).parameters
+    return {key: value for key, value in values.items() if key in names and value is not None}
 
 
 def write_json(content: Any, path: Path) -> None:

@@ -147,14 +147,14 @@ class FolderDataLoader(BaseDataLoader):
         dataset = self.dataset_class(*self.samples(split), args, training)
         val = split.with_name("val")
         self.val_folder = val if training and val.is_dir() else None
-        workers = {"pin_memory": args["pin_memory"] and torch.cuda.is_available()}
+        options = dict(num_workers=args["num_workers"], collate_fn=self.collate_class(args))
+        options["pin_memory"] = args["pin_memory"] and torch.cuda.is_available()
         if args["num_workers"]:  # DataLoader refuses these without worker processes
-            workers.update(persistent_workers=args["persistent_workers"])
-            workers.update(prefetch_factor=args["prefetch_factor"])
+            options.update(persistent_workers=args["persistent_workers"])
+            options.update(prefetch_factor=args["prefetch_factor"])
         split_off = 0 if self.val_folder else args["validation_split"]
-        loader_args = args["batch_size"], args["shuffle"], split_off, args["num_workers"]
-        loader_args += self.collate_class(args), training, self.labels(dataset), args.get("sampler")
-        super().__init__(dataset, *loader_args, **workers)
+        loader_args = args["batch_size"], args["shuffle"], split_off, training, self.labels(dataset)
+        super().__init__(dataset, *loader_args, args.get("sampler"), **options)
 
     def samples(self, folder: Path) -> tuple[list[Path], Sequence]:
         raise NotImplementedError

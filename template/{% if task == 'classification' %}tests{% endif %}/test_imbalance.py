@@ -45,9 +45,7 @@ class Loader(BaseDataLoader):
 
 def loader(split: float | int = 0, sampler: str | None = "balanced", training=True) -> Loader:
     dataset = Labelled()
-    return Loader(
-        dataset, 32, True, split, 0, training=training, labels=dataset.labels, sampler=sampler
-    )
+    return Loader(dataset, 32, True, split, training, dataset.labels, sampler, num_workers=0)
 
 
 def loss_args(loader: Loader, class_weights) -> dict:

@@ -28,6 +28,7 @@ class MnistDataLoader(BaseDataLoader):
         sampler: str | None = None,
     ):
         image_args = dict(image_size=image_size, channels=channels, mean=mean, std=std)
-        loader_args = batch_size, shuffle, validation_split, num_workers, eval_transform(image_args)
+        options = dict(num_workers=num_workers, collate_fn=eval_transform(image_args))
         dataset = MnistDataset(*load_mnist(data_dir, train=training, download=download))
-        super().__init__(dataset, *loader_args, training, dataset.labels, sampler)
+        loader_args = batch_size, shuffle, validation_split, training, dataset.labels, sampler
+        super().__init__(dataset, *loader_args, **options)

@@ -29,7 +29,7 @@ class DigitCanvasDataLoader(BaseDataLoader):
         std: list[float] = IMAGE_ARGS["std"],
     ):
         image_args = dict(image_size=image_size, channels=channels, mean=mean, std=std)
-        loader_args = batch_size, shuffle, validation_split, num_workers, eval_transform(image_args)
+        options = dict(num_workers=num_workers, collate_fn=eval_transform(image_args))
         digits = load_mnist(data_dir, train=training, download=download)
         dataset = DigitCanvasDataset(*digits, layout_seed=layout_seed)
-        super().__init__(dataset, *loader_args, training)
+        super().__init__(dataset, batch_size, shuffle, validation_split, training, **options)
