@@ -60,6 +60,15 @@ train.train(config, torch.device("cpu"), on_epoch=note)
 print(json.dumps(loaded))
 """
 
+# runs a script as `python SCRIPT ARGS...` does; as the interpreter exits, after the script's own
+# exit handlers, prints how many objects gc.freeze() set aside from the last garbage collection
+COUNT_FROZEN_AT_EXIT = r"""
+import atexit, gc, runpy, sys
+atexit.register(lambda: print(gc.get_freeze_count()))  # registered first: runs last
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
 IMPORT_EVERYTHING = r"""
 import importlib, json, logging, pkgutil, sys, threading
 names = ["train", "test", "parse_config"]
@@ -127,6 +136,19 @@ def test_help_imports_torch_and_nothing_heavy():
     modules = modules_of("train.py", "--help")
     assert "torch" in modules
     assert modules & NOT_FOR_HELP == set()
+
+
+def test_a_command_exits_without_collecting_what_it_imported():
+    """A last collection walks every object of torch, dynamo and the rest: about 1 s."""
+    done = subprocess.run(
+        [sys.executable, "-c", COUNT_FROZEN_AT_EXIT, "train.py", "--help"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip().splitlines()[-1]) > 100_000  # torch's objects, at least
 
 
 def test_figures_are_imported_by_the_first_epoch_that_draws(base_config, tmp_path):

@@ -238,8 +238,7 @@ class Trainer:
         """SIGINT or SIGTERM: stop after the current step, with a checkpoint; twice: stop now."""
         if self.stop_signal is not None:
             raise KeyboardInterrupt
-        self.stop_signal = signum
-        name = signal.Signals(signum).name
+        self.stop_signal, name = signum, signal.Signals(signum).name
         self.logger.warning(f"{name} received: stopping after this step (again: stop now, unsaved)")
 
     def _stop_if_requested(self, epoch: int, batch: int = 0) -> None:
@@ -267,8 +266,7 @@ class Trainer:
 
     def _remove_old_checkpoints(self) -> None:
         """Keep the ``trainer.keep_last`` newest periodic checkpoints (0 keeps all)."""
-        keep = self.settings["keep_last"]
-        if keep and distributed.is_main():
+        if (keep := self.settings["keep_last"]) and distributed.is_main():
             periodic = self.config.save_dir.glob("checkpoint-epoch*.pth")
             for path in sorted(periodic, key=lambda p: p.stat().st_mtime_ns)[:-keep]:
                 path.unlink()
