@@ -244,11 +244,34 @@ def test_bad_input_is_one_error_line_and_writes_nothing(sweep, project, small_mn
         ),
     }
     before = files(swept)
-    for case, (save_dir, args, message) in cases.items():
-        done = python(*tune_args(save_dir, small_mnist, "--trials", "6", *args), cwd=project)
-        assert (done.returncode, done.stderr.count("\n")) == (2, 1), (case, done.stderr[-2000:])
-        assert done.stderr.startswith("error: ") and message in done.stderr, (case, done.stderr)
+    commands = [
+        tune_args(save_dir, small_mnist, "--trials", "6", *args)
+        for save_dir, args, _ in cases.values()
+    ]
+    done = python("-c", IN_ONE_PROCESS, json.dumps(commands), cwd=project)
+    assert done.returncode == 0, done.stderr[-3000:]
+    for case, (code, stderr) in zip(cases, json.loads(done.stdout.splitlines()[-1]), strict=True):
+        assert (code, stderr.count("\n")) == (2, 1), (case, stderr[-2000:])
+        assert stderr.startswith("error: ") and cases[case][2] in stderr, (case, stderr)
     assert not fresh.exists() and files(swept) == before
+
+
+# `python tune.py ARGS` for each ARGS of the JSON list argv[1], all in this process (PyTorch is
+# imported once, not once a case): the exit code and the standard error of each, as JSON
+IN_ONE_PROCESS = r"""
+import contextlib, io, json, runpy, sys
+results = []
+for args in json.loads(sys.argv[1]):
+    sys.argv = args
+    with contextlib.redirect_stderr(io.StringIO()) as stderr:
+        try:
+            runpy.run_path(sys.argv[0], run_name="__main__")
+            code = 0
+        except SystemExit as exit:
+            code = exit.code
+    results.append([code, stderr.getvalue()])
+print(json.dumps(results))
+"""
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------
