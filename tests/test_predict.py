@@ -18,7 +18,7 @@ pytestmark = [
     pytest.mark.slow,  # the checkpoints are the quality runs of tests/test_mnist_training.py
     shared_group["mnist-trained"],
 ]
-N_IMAGES = 1000
+N_IMAGES = 300  # batches of the config's 256 or 128, the last one partial
 FORMATS = ("safetensors", "pt2", "onnx")
 # run inside the generated project: the first N_IMAGES test inputs as PNG files, and the outputs
 # of the checkpoint's model on them, computed as test.py does (test split normalisation, eval
