@@ -229,12 +229,11 @@ def representatives(answers_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="session")
-def full_projects(template_source, tmp_path_factory) -> list[tuple[dict[str, Any], Path]]:
-    root = tmp_path_factory.mktemp("docs_projects")
-    return [
-        (answers, render(template_source, root / str(i), answers))
-        for i, answers in enumerate(representatives(VARIANTS))
-    ]
+def full_projects(rendered_variants) -> list[tuple[dict[str, Any], Path]]:
+    """The representatives, from the render shared with tests/test_render.py (``shared_group[
+    "variants"]``), which the ``--help`` runs leave as it is (``python -B``: no bytecode)."""
+    chosen = representatives([answers for answers, _ in rendered_variants])
+    return [(answers, project) for answers, project in rendered_variants if answers in chosen]
 
 
 @pytest.fixture(scope="session")
@@ -250,7 +249,7 @@ def cli_flags(full_projects) -> dict[str, set[str]]:
     )
     flags: dict[str, set[str]] = {name: set() for name in SCRIPTS}
     for _, project in full_projects:
-        helped = python("-c", script, cwd=project, timeout=300)
+        helped = python("-B", "-c", script, cwd=project, timeout=300)
         assert helped.returncode == 0, helped.stderr[-3000:]
         for name, text in zip(SCRIPTS, helped.stdout.split("=====\n"), strict=False):
             flags[name] |= set(FLAG.findall(text))
