@@ -126,8 +126,21 @@ def scripts_agree(project: Path, data: Path, run: Path, tmp_path: Path) -> None:
         assert float(own[2]) == pytest.approx(float(program[2]), abs=1e-4)
 
 
+def tunes(project: Path, data: Path, save_dir: Path, weights: str, env: dict[str, str]) -> None:
+    """tune.py: 2 trials, each training the model; the best trial's config names that model."""
+    args = ["tune.py", "--trials", "2", f"data_loader.args.data_dir={data}"]
+    args += [f"trainer.save_dir={save_dir}", *FAST, weights, *OWN_STATS]
+    done = python(*args, cwd=project, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    (study,) = (save_dir / "tune").iterdir()
+    rows = (study / "trials.csv").read_text().splitlines()[1:]
+    assert len(rows) == 2 and all(",COMPLETE," in row for row in rows), rows
+    best = json.loads((study / "best_config.json").read_text())
+    assert best["arch"] == json.loads(weights.removeprefix("arch="))
+
+
 @pytest.mark.slow
-def test_test_export_and_predict_with_a_torchvision_model(project, data, tmp_path):
+def test_test_export_predict_and_tune_with_a_torchvision_model(project, data, tmp_path):
     """MobileNetV3-Small from stand-in IMAGENET1K_V1 weights in a temporary TORCH_HOME."""
     from torchvision.models import MobileNet_V3_Small_Weights, mobilenet_v3_small
 
@@ -139,10 +152,11 @@ def test_test_export_and_predict_with_a_torchvision_model(project, data, tmp_pat
     weights = arch("TorchvisionModel", name="mobilenet_v3_small", weights="IMAGENET1K_V1")
     run, _ = train(project, data, tmp_path / "saved", weights, *OWN_STATS, env=offline(home))
     scripts_agree(project, data, run, tmp_path)
+    tunes(project, data, tmp_path / "tuned", weights, offline(home))
 
 
 @pytest.mark.slow
-def test_test_export_and_predict_with_a_timm_model(project, data, tmp_path):
+def test_test_export_predict_and_tune_with_a_timm_model(project, data, tmp_path):
     """timm's test_resnet from a stand-in checkpoint file."""
     import timm
 
@@ -152,6 +166,7 @@ def test_test_export_and_predict_with_a_timm_model(project, data, tmp_path):
     weights = arch("TimmModel", name="test_resnet.r160_in1k", checkpoint=str(path))
     run, _ = train(project, data, tmp_path / "saved", weights, *OWN_STATS, env=offline(tmp_path))
     scripts_agree(project, data, run, tmp_path)
+    tunes(project, data, tmp_path / "tuned", weights, offline(tmp_path))
 
 
 @pytest.mark.slow
