@@ -108,8 +108,9 @@ def shard(rank: int, init: str, out: str) -> None:
 
 def test_two_processes_take_disjoint_halves_of_one_weighted_draw(tmp_path: Path):
     init = f"file://{tmp_path / 'rendezvous'}"
-    # forked: the processes start at once, without importing the project again
-    mp.start_processes(shard, args=(init, str(tmp_path)), nprocs=2, start_method="fork")
+    # spawned, not forked: a fork copies whatever locks the other threads of this test process
+    # hold (a logger's, after the logger tests); forked, it failed once in a loaded full suite
+    mp.start_processes(shard, args=(init, str(tmp_path)), nprocs=2, start_method="spawn")
     shards = [torch.load(tmp_path / f"{rank}.pt") for rank in (0, 1)]
     for epoch in range(2):
         whole = draw(7, epoch)
