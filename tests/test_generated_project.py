@@ -48,6 +48,8 @@ def test_project_suite_passes(copie, answers):
     result = copie.copy(extra_answers=answers)
     assert result.exit_code == 0, result.exception
     suite = run_ci_step(result.project_dir, "Test")
-    assert suite.returncode == 0, suite.stdout[-4000:] + suite.stderr[-2000:]
+    start = suite.stdout.find("= FAILURES =")  # the tracebacks, which the output's tail is not
+    failures = suite.stdout[start : start + 6000] if start >= 0 else ""
+    assert suite.returncode == 0, failures + suite.stdout[-2000:] + suite.stderr[-2000:]
     passed = int(re.search(r"(\d+) passed", suite.stdout).group(1))
     assert passed >= 40 and "failed" not in suite.stdout
