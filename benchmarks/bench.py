@@ -171,17 +171,23 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="whole runs of each, alternating")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS of every process")
     parser.add_argument("--overrides", nargs="*", default=[], help="KEY.PATH=VALUE for train.py")
+    parser.add_argument(
+        "--python",
+        default=sys.executable,
+        help="interpreter of the project's own environment, for every measured process (default:"
+        " this one; an environment with more packages, e.g. scipy, makes torchmetrics import more)",
+    )
     args = parser.parse_args()
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     data_dir = args.data_dir.resolve()
-    python = sys.executable
+    python = args.python
 
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp) / "project"
         subprocess.run(
             [
-                python,
+                sys.executable,
                 "-m",
                 "copier",
                 "copy",
@@ -254,6 +260,7 @@ def main() -> None:
                 "render_defaults_s": round(render_seconds(), 2),
                 "cpu_count": os.cpu_count(),
                 "threads": args.threads,
+                "python": python,
                 "load_average": [round(x, 2) for x in os.getloadavg()],
             },
             indent=2,
