@@ -73,7 +73,14 @@ OTHER_TOOL_FLAGS = {
         "--master_port",
     },
     "sbatch": {"--nodes", "--gpus-per-node", "--signal", "--array"},
-    "benchmarks/bench.py": {"--overrides", "--epochs-timed", "--repeats", "--runs", "--threads"},
+    "benchmarks/bench.py": {
+        "--overrides",
+        "--epochs-timed",
+        "--repeats",
+        "--runs",
+        "--threads",
+        "--python",
+    },
 }
 # Scripts whose arguments go to train.py, and how a command line names them.
 TRAIN_SCRIPTS = {"train.py", "slurm/train.sbatch"}
