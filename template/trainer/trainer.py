@@ -109,10 +109,8 @@ class Trainer:
         check_finite(log, f"in epoch {epoch}")
         improved = self._update_monitor(log)
         if self.lr_scheduler is not None and not self.scheduler_per_step:
-            if isinstance(self.lr_scheduler, ReduceLROnPlateau):  # needs the monitored value
-                self.lr_scheduler.step(log[self.monitor_metric])
-            else:
-                self.lr_scheduler.step()
+            plateau = isinstance(self.lr_scheduler, ReduceLROnPlateau)  # needs the monitored value
+            self.lr_scheduler.step(*([log[self.monitor_metric]] if plateau else []))
         if epoch % self.settings["save_period"] == 0:
             self._save_checkpoint(f"checkpoint-epoch{epoch}.pth", epoch)
             self._remove_old_checkpoints()
