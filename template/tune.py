@@ -18,6 +18,7 @@ from typing import Any
 import optuna
 import torch
 from optuna.trial import TrialState
+from sqlalchemy.exc import SQLAlchemyError
 
 import train
 from parse_config import ConfigParser, cli_parser, run_cli, set_by_path
@@ -25,6 +26,7 @@ from utils import distributed
 from utils.util import InputError, TrainingInterrupted, atomic_open, write_json
 
 warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)  # not ours
+MAX_GRID = 10_000  # --seeds, --folds
 LIVE = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING)
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which process runs a trial
 SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
@@ -60,6 +62,8 @@ def main(config: ConfigParser) -> None:
     grid = args.seeds or args.folds  # a grid over seeds or validation folds, never pruned
     if grid:
         key, first = ("seed", base["seed"]) if args.seeds else ("fold", 0)
+        if grid > MAX_GRID:  # each is a whole training run: a typo, not a plan
+            raise InputError(f"--{key}s {grid}: at most {MAX_GRID} runs; pass a smaller number")
         name = f"{name}-{key}s{grid}"
         space = {key: {"type": "categorical", "choices": list(range(first, first + grid))}}
 
@@ -142,14 +146,18 @@ def main(config: ConfigParser) -> None:
 
 def open_study(name: str, url: str | None, folder: Path, search: dict) -> optuna.Study:
     """The study ``name``, created if new; an existing one must search the same space."""
+    if url is not None:  # a worker on another machine that stops beating fails its trial, retried
+        try:
+            storage = optuna.storages.RDBStorage(
+                url, heartbeat_interval=60, grace_period=180, heartbeat_stale_trial_callback=retry
+            )
+        except (ImportError, ValueError, SQLAlchemyError) as err:  # no driver, bad URL, no server
+            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err)
+            raise InputError(f"tune.storage: cannot open {url} ({reason}); fix the URL") from None
     folder.mkdir(parents=True, exist_ok=True)  # the journal, if no database, and the results
     if url is None:
         backend = optuna.storages.journal.JournalFileBackend(str(folder / "journal.log"))
         storage = optuna.storages.JournalStorage(backend)
-    else:  # a worker on another machine that stops beating fails its trial, which is retried
-        storage = optuna.storages.RDBStorage(
-            url, heartbeat_interval=60, grace_period=180, failed_trial_callback=retry
-        )
     try:  # loading writes nothing
         study = optuna.load_study(study_name=name, storage=storage)
     except KeyError:

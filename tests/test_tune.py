@@ -237,6 +237,16 @@ def test_bad_input_is_one_error_line_and_writes_nothing(sweep, project, small_mn
             f"study '{STUDY}' exists with metric 'max val_accuracy'; use another --study name",
         ),
         "study of another space": (swept, [lr], f"study '{STUDY}' exists with search space"),
+        "a grid too large to build": (  # hung building a list of 2**63 seeds
+            fresh,
+            ["--seeds", str(2**63)],
+            f"--seeds {2**63}: at most 10000 runs; pass a smaller number",
+        ),
+        "a storage that cannot be opened": (  # a traceback, after making the study's folder
+            fresh,
+            ["tune.storage=nosuchdriver://x"],
+            "tune.storage: cannot open nosuchdriver://x (",
+        ),
         "more workers than cores": (
             fresh,
             ["--workers", str(len(os.sched_getaffinity(0)) + 1)],
