@@ -132,14 +132,7 @@ def cli_parser(description: str, checkpoint_required: bool = False) -> argparse.
     parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
     parser.add_argument("overrides", nargs="*", metavar="KEY.PATH=VALUE", help="config changes")
     parser.set_defaults(read_state=load_checkpoint)  # what reads -r's file
-    parser.register("type", "positive", positive)  # type="positive": an integer >= 1
     return parser
-
-
-def positive(text: str) -> int:
-    if not 1 <= int(text) <= sys.maxsize:  # what range() and islice() accept
-        raise ValueError(text)
-    return int(text)
 
 
 def run_cli(parser: argparse.ArgumentParser, main: Callable, argv: list[str] | None = None) -> None:

@@ -112,7 +112,7 @@ def parser() -> argparse.ArgumentParser:
         parser.add_argument(*flags, dest=target, metavar="VALUE", help=f"sets {target}")
     # debug runs and fine-tuning (docs/controls.md)
     parser.add_argument("--fast-dev-run", action="store_true", help="every stage on 2 batches")
-    parser.add_argument("--overfit-batches", type="positive", metavar="N", help="N fixed batches")
+    parser.add_argument("--overfit-batches", type=int, metavar="N", help="train on N fixed batches")
     parser.add_argument("--profile", action="store_true", help="5 steps under torch.profiler")
     parser.add_argument("--detect-anomaly", action="store_true", help="a NaN names its operation")
     parser.add_argument("--init-from", metavar="CHECKPOINT", help="start from its weights")

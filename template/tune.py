@@ -289,13 +289,20 @@ def plot(study: optuna.Study, folder: Path) -> None:
 
 def cli(argv: list[str] | None = None) -> None:
     parser = cli_parser("Search hyperparameters (the config's tune section), or repeat a config.")
-    parser.add_argument("--trials", type="positive", metavar="N", help="default: tune.n_trials")
-    parser.add_argument("--workers", type="positive", default=1, metavar="W", help="one per device")
+    parser.add_argument("--trials", type=positive, metavar="N", help="default: tune.n_trials")
+    parser.add_argument("--workers", type=positive, default=1, metavar="W", help="one per device")
     parser.add_argument("--study", metavar="NAME", help="study name (default: the config's name)")
     repeat = parser.add_mutually_exclusive_group()
-    repeat.add_argument("--seeds", type="positive", metavar="K", help="train with K seeds instead")
-    repeat.add_argument("--folds", type="positive", metavar="K", help="K-fold cross-validation")
+    repeat.add_argument("--seeds", type=positive, metavar="K", help="train with K seeds instead")
+    repeat.add_argument("--folds", type=positive, metavar="K", help="K-fold cross-validation")
     run_cli(parser, main, argv)
+
+
+def positive(text: str) -> int:
+    """An integer >= 1; argparse reports anything else as an "invalid positive value"."""
+    if int(text) < 1:
+        raise ValueError(text)
+    return int(text)
 
 
 if __name__ == "__main__":

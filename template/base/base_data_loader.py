@@ -88,7 +88,7 @@ class BaseDataLoader(DataLoader):
 
     def loss_args(self, config: Any, device: torch.device) -> dict[str, torch.Tensor]:
         """The loss's ``weight`` by loss.class_weights (or none); "balanced": as scikit-learn's."""
-        if (setting := config["loss"]["class_weights"]) is None:
+        if (setting := config["loss"].get("class_weights")) is None:
             return {}
         names, labels = self.class_names, self.train_labels
         if labels is None or setting != "balanced" and len(setting) != len(names):

@@ -37,7 +37,8 @@ def load_mnist(data_dir: str | Path, train: bool, download=True) -> tuple[torch.
     images = read_idx(raw / f"{prefix}-images-idx3-ubyte.gz", 3, download)
     labels = read_idx(raw / f"{prefix}-labels-idx1-ubyte.gz", 1, download)
     if len(images) != len(labels):
-        raise InputError(f"{raw}: {len(images)} images, {len(labels)} labels; replace both files")
+        counts = f"{len(images)} images but {len(labels)} labels"
+        raise InputError(f"{raw}: {counts}; replace both files with matching originals")
     return images, labels.long()
 
 

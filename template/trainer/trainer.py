@@ -63,9 +63,9 @@ class Trainer:
         metrics = config.init_metrics(len(self.class_names))
         self.train_metrics = MetricTracker(metrics, self.device)
         self.valid_metrics = MetricTracker(metrics, self.device, prefix="val_")
-        schedule = config["lr_scheduler"] or {"interval": "epoch", "warmup_steps": 0}
-        self.scheduler_per_step = schedule["interval"] == "step"
-        self.warmup_steps = schedule["warmup_steps"]
+        schedule = config["lr_scheduler"] or {}
+        self.scheduler_per_step = schedule.get("interval") == "step"
+        self.warmup_steps = schedule.get("warmup_steps", 0)
         # batches and optimizer steps of the whole run: the data position, the warm-up
         self.batches_done = self.steps_done = 0
         # the EMA validates, and is model_best.pth's score
@@ -124,7 +124,7 @@ class Trainer:
         return stop
 
     def _train_epoch(self, epoch: int) -> dict[str, float]:
-        unfreezes = epoch >= (self.settings["unfreeze_at_epoch"] or math.inf)
+        unfreezes = epoch >= (self.settings.get("unfreeze_at_epoch") or math.inf)
         if unfreezes and not all(p.requires_grad for p in self.model.parameters()):
             self.logger.info(f"Epoch {epoch}: trainer.unfreeze_at_epoch, every parameter trains")
             self.model.requires_grad_(True)
@@ -197,7 +197,6 @@ class Trainer:
         model = self.ema.module if self.ema else self.model
         observe = figures.update if figures else None
         log = evaluate(model, self.valid_data_loader, self.criterion, self.valid_metrics, observe)
-        check_finite(log, f"in epoch {epoch}")  # before the logger sees NaN weights
         self.writer.log_scalars({k.removeprefix("val_"): v for k, v in log.items()}, epoch, "valid")
         images, _ = next(iter(self.valid_data_loader))
         self.writer.log_images("valid/input", images, epoch)
@@ -382,7 +381,7 @@ def freeze(model: nn.Module, prefixes: list[str]) -> None:
 
 def parameter_groups(model: nn.Module, optimizer: dict[str, Any]) -> list[dict[str, Any]]:
     """optimizer.param_groups: the parameters named ``prefix``... at ``lr_scale`` times the lr."""
-    groups = [dict(group) for group in optimizer["param_groups"]]
+    groups = [dict(group) for group in optimizer.get("param_groups", [])]
     for i, group in enumerate(groups):
         group["params"] = matching(model, group["prefix"], f"optimizer.param_groups[{i}].prefix")
         group["lr"] = optimizer["args"]["lr"] * group["lr_scale"]

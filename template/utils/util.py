@@ -25,14 +25,11 @@ class TrainingInterrupted(Exception):
 def atomic_open(path: Path, mode: str = "w") -> Iterator[IO]:
     """Write to a temporary file renamed to ``path`` at the end: readers never see half a file."""
     tmp = path.with_name(f".{path.name}.tmp")
-    try:
-        with tmp.open(mode, encoding=None if "b" in mode else "utf-8") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    finally:  # a full disk leaves no half-written temporary file
-        tmp.unlink(missing_ok=True)
+    with tmp.open(mode, encoding=None if "b" in mode else "utf-8") as handle:
+        yield handle
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
 
 
 def read_json(path: str | Path) -> Any:

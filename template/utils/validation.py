@@ -1,6 +1,5 @@
 """Every config value is checked here, once, on reading: by config.schema.json, then the rest."""
 
-import copy
 import difflib
 import inspect
 from importlib import import_module
@@ -14,21 +13,8 @@ from torchvision.transforms import v2
 
 from utils.util import InputError, read_json
 
-
-def with_defaults(validator, properties, instance, schema):
-    """jsonschema's ``properties``, after filling in each missing key's schema ``default``."""
-    for key, subschema in properties.items() if validator.is_type(instance, "object") else ():
-        if isinstance(subschema, dict) and "default" in subschema:
-            instance.setdefault(key, copy.deepcopy(subschema["default"]))
-    yield from Draft202012Validator.VALIDATORS["properties"](
-        validator, properties, instance, schema
-    )
-
-
 # Draft 4's "integer" is an int: later drafts also accept 2.0, which range() refuses
-Validator = validators.extend(
-    Draft202012Validator, {"properties": with_defaults}, type_checker=Draft4Validator.TYPE_CHECKER
-)
+Validator = validators.extend(Draft202012Validator, type_checker=Draft4Validator.TYPE_CHECKER)
 
 
 def validate(config: dict[str, Any], sections: dict[str, tuple]) -> None:
@@ -58,7 +44,7 @@ def validate(config: dict[str, Any], sections: dict[str, tuple]) -> None:
                     "none; give a list (python -m data_loader stats DIR computes it)"
                 )
             loader[key] = list(values) if loader["channels"] == 3 else [sum(values) / 3]
-    if config["loss"]["class_weights"] is not None:  # passed to the loss as its weight
+    if config["loss"].get("class_weights") is not None:  # passed to the loss as its weight
         args = {**config["loss"]["args"], "weight": None}
         check_arguments(factories["loss"], 2, args, "loss.class_weights")
     split = loader.get("validation_split")
