@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from logger import setup_logging
-from model.predictions import TASK
 from utils import distributed
 from utils.checkpoint import find_checkpoint, load_checkpoint
 from utils.util import InputError, TrainingInterrupted, declared, read_json, write_json
@@ -55,6 +54,8 @@ class ConfigParser:
         config = read_json(path) if path else {}
         if not isinstance(config, dict):
             raise InputError(f"{path}: the top level must be a JSON object")
+        from model.predictions import TASK  # with its metrics: torchmetrics, not for --help
+
         resume = find_checkpoint(args.resume) if args.resume else None
         state = args.read_state(resume) if resume else {"config": {}}
         if state.get("task", TASK) != TASK:

@@ -1,7 +1,7 @@
 """Predict on image files: ``python predict.py -r CHECKPOINT INPUT... [-o OUT_DIR]``.
 
 CHECKPOINT may also be a .pt2 or .onnx file written by export.py. What is written depends on the
-task (PredictionWriter, below); the preprocessing is test time's, from the checkpoint's config.
+task (model/predictions.py); the preprocessing is test time's, from the checkpoint's config.
 """
 
 import csv
@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from data_loader.images import SUFFIXES, eval_transform, read_image
+from model.predictions import PredictionWriter
 from parse_config import ConfigParser, cli_parser, run_cli
 from utils import distributed
 from utils.checkpoint import load_checkpoint, load_model, unreadable
@@ -32,8 +33,6 @@ from utils.util import InputError
 PROGRAMS = (".pt2", ".onnx")  # models of export.py, which run without the model code
 KEY = "pytorch_template"  # the name of the metadata in exported files
 
-
-{% include "includes/predictions/" ~ task ~ ".py.jinja" %}
 
 def main(config: ConfigParser) -> None:
     """Under torchrun each process takes every world_size-th file; the main one writes the CSV."""
@@ -171,13 +170,6 @@ def staged_output(folder: Path) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
-def count(text: str) -> int:
-    """An integer in 0..1024 (processes); argparse reports anything else as an "invalid count"."""
-    if not 0 <= int(text) <= 1024:
-        raise ValueError(text)
-    return int(text)
-
-
 def cli(argv: list[str] | None = None) -> None:
     """The command line: ``argv`` defaults to ``sys.argv[1:]``."""
     parser = cli_parser("Predict on image files with a trained model.", checkpoint_required=True)
@@ -196,7 +188,7 @@ def cli(argv: list[str] | None = None) -> None:
         help="skip unreadable or corrupt images, with a count, instead of stopping",
     )
     parser.add_argument(
-        "--workers", type=count, default=2, help="processes that decode images (default: 2)"
+        "--workers", type=int, default=2, help="processes that decode images (default: 2)"
     )
     parser.set_defaults(read_state=read_state)  # -r may be a program
     run_cli(parser, main, argv)
