@@ -170,6 +170,13 @@ def staged_output(folder: Path) -> Iterator[Path]:
             shutil.rmtree(staging, ignore_errors=True)
 
 
+def count(text: str) -> int:
+    """An integer in 0..1024 (processes); argparse reports anything else as an "invalid count"."""
+    if not 0 <= int(text) <= 1024:
+        raise ValueError(text)
+    return int(text)
+
+
 def cli(argv: list[str] | None = None) -> None:
     """The command line: ``argv`` defaults to ``sys.argv[1:]``."""
     parser = cli_parser("Predict on image files with a trained model.", checkpoint_required=True)
@@ -188,7 +195,7 @@ def cli(argv: list[str] | None = None) -> None:
         help="skip unreadable or corrupt images, with a count, instead of stopping",
     )
     parser.add_argument(
-        "--workers", type=int, default=2, help="processes that decode images (default: 2)"
+        "--workers", type=count, default=2, help="processes that decode images (default: 2)"
     )
     parser.set_defaults(read_state=read_state)  # -r may be a program
     run_cli(parser, main, argv)

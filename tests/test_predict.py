@@ -207,6 +207,14 @@ def test_bad_inputs_are_one_line_errors_that_write_nothing(trained, tmp_path):
     )
     assert f"{blocker / 'out'}: cannot write there" in error
 
+    for workers in ("-1", str(2**63)):  # -1: DataLoader's ValueError; 2**63: spawned without end
+        args = ["-r", checkpoint, str(run["work"] / "images"), "-o", str(out), "--workers", workers]
+        done = python("predict.py", *args, cwd=run["project"])  # argparse's usage, then the error
+        last = done.stderr.strip().splitlines()[-1]
+        assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr[-2000:]
+        assert last.endswith(f"error: argument --workers: invalid count value: '{workers}'")
+        assert not out.exists()
+
     inputs = tmp_path / "inputs"
     inputs.mkdir()
     for i in range(3):
