@@ -152,7 +152,7 @@ def open_study(name: str, url: str | None, folder: Path, search: dict) -> optuna
                 url, heartbeat_interval=60, grace_period=180, heartbeat_stale_trial_callback=retry
             )
         except (ImportError, ValueError, SQLAlchemyError) as err:  # no driver, bad URL, no server
-            reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else type(err)
+            reason = (str(err).strip() or type(err).__name__).splitlines()[0][:200]
             raise InputError(f"tune.storage: cannot open {url} ({reason}); fix the URL") from None
     folder.mkdir(parents=True, exist_ok=True)  # the journal, if no database, and the results
     if url is None:
