@@ -107,6 +107,22 @@ def test_override_of_the_wrong_type_is_refused(old, new, expected):
             "validation_split: needs i < K in [i, K], got [2, 2]",
         ),
         ("metrics", ["MulticlassAccuracy"], "metrics[0]: unknown 'MulticlassAccuracy'"),
+        # built without complaint, then a ZeroDivisionError or TypeError at the first step
+        (
+            "lr_scheduler",
+            {"type": "StepLR", "args": {"step_size": 0}, "interval": "epoch", "warmup_steps": 0},
+            "lr_scheduler.args.step_size: must be an integer >= 1, got 0",
+        ),
+        (
+            "lr_scheduler",
+            {
+                "type": "ExponentialLR",
+                "args": {"gamma": "x"},
+                "interval": "epoch",
+                "warmup_steps": 0,
+            },
+            "lr_scheduler.args.gamma: must be a number > 0, got 'x'",
+        ),
     ],
 )
 def test_every_value_is_checked_when_the_config_is_read(key, value, message):
